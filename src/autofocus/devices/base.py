@@ -1,0 +1,124 @@
+"""Device protocols: the only surface the runner and strategies rely on.
+
+Positions are micrometres (``z_um``). A backend adapts one real library to these
+protocols and turns that library's exceptions into :class:`StageError` /
+:class:`CameraError`, so callers never see a vendor traceback.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from autofocus.errors import CameraError, LimitError, StageError
+
+__all__ = [
+    "Camera",
+    "CameraError",
+    "Clock",
+    "ContinuousStage",
+    "Frame",
+    "LimitError",
+    "Microscope",
+    "Stage",
+    "StageError",
+    "SystemClock",
+]
+
+Frame = npt.NDArray[np.generic]
+"""A 2-D monochrome image: uint8, uint16 or floating point."""
+
+
+@runtime_checkable
+class Stage(Protocol):
+    """A focus drive (one axis)."""
+
+    @property
+    def limits_um(self) -> tuple[float, float]:
+        """Travel limits (min, max) as the device reports them."""
+        ...
+
+    def position_um(self) -> float:
+        """Current position."""
+        ...
+
+    def move_to_um(self, z_um: float) -> None:
+        """Move to an absolute position and return when the move has finished."""
+        ...
+
+    def stop(self) -> None:
+        """Stop any motion now. Must not raise when the stage is already idle."""
+        ...
+
+
+@runtime_checkable
+class ContinuousStage(Stage, Protocol):
+    """A stage that can also move at a set speed while frames stream."""
+
+    def start_move_to_um(self, z_um: float, speed_um_s: float) -> None:
+        """Begin a constant-speed move and return at once."""
+        ...
+
+    def is_moving(self) -> bool: ...
+
+
+@runtime_checkable
+class Camera(Protocol):
+    """A monochrome camera delivering single frames on request."""
+
+    @property
+    def exposure_s(self) -> float: ...
+
+    def grab(self) -> Frame:
+        """Expose and return one frame; raise CameraError on timeout or bad frame."""
+        ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Time source. The simulator's virtual clock advances only when hardware 'works'."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """Wall-clock time for real hardware."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+@dataclass
+class Microscope:
+    """A stage, a camera and the clock they run on, plus how to release them."""
+
+    stage: Stage
+    camera: Camera
+    clock: Clock = field(default_factory=SystemClock)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    description: str = ""
+
+    def close(self) -> None:
+        """Release resources in reverse order of acquisition; never raises."""
+        while self.closers:
+            closer = self.closers.pop()
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - closing must not mask the original error
+                pass
+
+    def __enter__(self) -> Microscope:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,59 @@
+"""The plain-data outcome of an autofocus run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from autofocus.curve import FocusCurve
+
+Status = Literal["focused", "not_found"]
+
+
+@dataclass
+class FocusResult:
+    """What a search found. ``best_z_um`` is None when focus was not found."""
+
+    status: Status
+    best_z_um: float | None
+    score: float | None
+    curve: FocusCurve
+    strategy: str
+    metric: str = ""
+    reason: str = ""
+    confidence: float = 0.0
+    hardware_s: float = 0.0
+    compute_s: float = 0.0
+    final_z_um: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def focused(self) -> bool:
+        return self.status == "focused"
+
+    @property
+    def frames(self) -> int:
+        return len(self.curve)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; millimetre keys mirror the command line's units."""
+        best_mm = None if self.best_z_um is None else self.best_z_um / 1000.0
+        final_mm = None if self.final_z_um is None else self.final_z_um / 1000.0
+        return {
+            "status": self.status,
+            "best_position_mm": best_mm,
+            "best_z_um": self.best_z_um,
+            "score": self.score,
+            "frames": self.frames,
+            "hardware_s": round(self.hardware_s, 6),
+            "compute_s": round(self.compute_s, 6),
+            "final_position_mm": final_mm,
+            "strategy": self.strategy,
+            "metric": self.metric,
+            "confidence": self.confidence,
+            "reason": self.reason,
+            "curve": [
+                {"z_um": s.z_um, "score": s.score, "t_s": s.t_s} for s in self.curve.samples
+            ],
+            **self.extra,
+        }
