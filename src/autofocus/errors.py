@@ -7,6 +7,12 @@ class AutofocusError(Exception):
     """Base of every error this package raises on purpose."""
 
     exit_code = 3
+    stage_state = ""
+    """Where the failure left the stage, set by the runner (shown after the message)."""
+
+    def describe(self) -> str:
+        """One line for a person: the message and where the stage is now."""
+        return f"{self}; {self.stage_state}" if self.stage_state else str(self)
 
 
 class InputError(AutofocusError, ValueError):

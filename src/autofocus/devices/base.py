@@ -7,9 +7,11 @@ protocols and turns that library's exceptions into :class:`StageError` /
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -112,10 +114,9 @@ class Microscope:
         """Release resources in reverse order of acquisition; never raises."""
         while self.closers:
             closer = self.closers.pop()
-            try:
+            # Closing must not mask the error that made us close.
+            with contextlib.suppress(Exception):
                 closer()
-            except Exception:  # noqa: BLE001 - closing must not mask the original error
-                pass
 
     def __enter__(self) -> Microscope:
         return self

@@ -1,0 +1,278 @@
+"""The command line. The main command keeps the tutorial's shape:
+
+    autofocus START_MM END_MM STEP_MM PORT [--verbose] [--show-images] [--blur N]
+
+Other jobs are subcommands (``autofocus demo``, ...). Exit codes: 0 focused, 1 focus not found
+(stage back at its start), 2 bad input (nothing moved), 3 hardware error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from autofocus.devices.connect import Connection, ConnectOptions, open_microscope
+from autofocus.errors import AutofocusError, InputError
+from autofocus.metrics import METRICS, Roi
+from autofocus.report import StepImageWriter, plot_curve
+from autofocus.result import FocusResult
+from autofocus.runner import AutofocusSettings, ProgressEvent, run_autofocus
+from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
+from autofocus.sim import DEFAULT_TRUE_FOCUS_UM, FAULT_NAMES, OBJECTIVES, SPECIMENS, FaultPlan, SimConfig
+
+EXIT_FOCUSED, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_HARDWARE = 0, 1, 2, 3
+SERIAL_PORT = re.compile(r"^(COM\d+|/dev/\S+)$", re.IGNORECASE)
+TCP_PORT = re.compile(r"^tcp://[^:/\s]+:\d{1,5}$")
+
+focus_app = typer.Typer(add_completion=False, rich_markup_mode=None)
+commands_app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True)
+
+
+@commands_app.callback()
+def commands() -> None:
+    """autofocus subcommands (a callback keeps Typer from collapsing a one-command group)."""
+
+
+def check_port(port: str) -> None:
+    if port == "sim" or SERIAL_PORT.match(port) or TCP_PORT.match(port):
+        return
+    raise InputError(f"unknown port {port!r}: use sim, a serial port (COM3, /dev/ttyUSB0) or tcp://HOST:PORT")
+
+
+def parse_roi(text: str | None) -> Roi | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        x, y, w, h = (int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"--roi takes X,Y,WIDTH,HEIGHT in pixels, got {text!r}") from None
+    return (x, y, w, h)
+
+
+def mm_to_um(name: str, value_mm: float) -> float:
+    if not math.isfinite(value_mm):
+        raise InputError(f"{name} must be a finite number of millimetres, got {value_mm}")
+    return value_mm * 1000.0
+
+
+class ProgressView:
+    """Renders progress events: a bar on stderr, and the tutorial's --verbose lines."""
+
+    def __init__(self, stack: ExitStack, expected_frames: int, show_bar: bool, verbose: bool) -> None:
+        self.verbose = verbose
+        self.console = Console(stderr=True)
+        self.progress: Progress | None = None
+        self.task = None
+        if show_bar:
+            self.progress = stack.enter_context(
+                Progress(TextColumn("focusing"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
+                         TimeElapsedColumn(), console=self.console, transient=True)
+            )
+            self.task = self.progress.add_task("focus", total=expected_frames)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.kind == "frame":
+            if self.progress is not None and self.task is not None:
+                total = self.progress.tasks[0].total or 0
+                self.progress.update(self.task, completed=event.frame, total=max(total, event.frame))
+            if self.verbose and event.z_um is not None:
+                print(f"step {event.frame}: position {event.z_um / 1000:.6f} mm, "
+                      f"focus score {event.score:.6g}")
+        elif self.verbose and event.message:
+            print(f"{event.kind}: {event.message}")
+
+
+def run_focus(
+    port: str,
+    settings: AutofocusSettings,
+    options: ConnectOptions,
+    *,
+    verbose: bool,
+    show_images: Path | None,
+    as_json: bool,
+    plot: Path | None,
+    show_bar: bool,
+) -> int:
+    """Validate, connect, focus, report. Returns the exit code."""
+    settings.validate()
+    check_port(port)
+    with ExitStack() as stack:
+        connection: Connection = open_microscope(port, options)
+        stack.callback(connection.microscope.close)
+        writer = StepImageWriter(show_images, settings.blur) if show_images else None
+        expected = max(1, round((settings.end_um - settings.start_um) / settings.step_um) + 1)
+        view = ProgressView(stack, expected, show_bar and not as_json, verbose and not as_json)
+        result = run_autofocus(connection.microscope, settings, on_event=view, on_frame=writer)
+        stack.close()  # end the progress bar before printing
+        if writer is not None:
+            writer.write_animation()
+        true_focus = connection.simulator.true_focus_um if connection.simulator else None
+        if plot is not None:
+            plot_curve(result, plot, true_focus)
+        report(result, connection, as_json)
+    return EXIT_FOCUSED if result.focused else EXIT_NOT_FOUND
+
+
+def report(result: FocusResult, connection: Connection, as_json: bool) -> None:
+    data: dict[str, Any] = result.to_dict()
+    sim = connection.simulator
+    if sim is not None:
+        data["sim_true_focus_mm"] = sim.true_focus_um / 1000.0
+        data["sim_depth_of_field_um"] = sim.depth_of_field_um()
+        if result.best_z_um is not None:
+            data["sim_error_um"] = result.best_z_um - sim.true_focus_um
+    if as_json:
+        print(json.dumps(data))
+        return
+    if result.focused and result.best_z_um is not None:
+        print(f"focused at {result.best_z_um / 1000:.6f} mm (score {result.score:.6g}) "
+              f"after {result.frames} frames, {result.hardware_s:.2f} s of hardware time")
+    else:
+        print(f"focus not found: {result.reason}; stage back at its start "
+              f"({(result.final_z_um or 0) / 1000:.6f} mm)")
+    if sim is not None:
+        line = f"simulator: true focus {sim.true_focus_um / 1000:.6f} mm"
+        if "sim_error_um" in data:
+            line += (f", error {data['sim_error_um']:+.2f} um "
+                     f"(depth of field {sim.depth_of_field_um():.1f} um)")
+        print(line)
+
+
+def sim_config(focus_mm: float | None, specimen: str, objective: str, bits: int, seed: int,
+               fault: str | None, fault_after: int) -> SimConfig:
+    if specimen not in SPECIMENS:
+        raise InputError(f"unknown specimen {specimen!r}; choose one of: {', '.join(SPECIMENS)}")
+    if objective not in OBJECTIVES:
+        raise InputError(f"unknown objective {objective!r}; choose one of: {', '.join(OBJECTIVES)}")
+    if bits not in (8, 12, 16):
+        raise InputError("--sim-bits must be 8, 12 or 16")
+    if fault is not None and fault not in FAULT_NAMES:
+        raise InputError(f"unknown fault {fault!r}; choose one of: {', '.join(FAULT_NAMES)}")
+    focus_um = DEFAULT_TRUE_FOCUS_UM if focus_mm is None else mm_to_um("--sim-focus-mm", focus_mm)
+    return SimConfig(specimen=specimen, objective=objective, bits=bits, seed=seed,
+                     true_focus_um=focus_um, faults=FaultPlan(fault, fault_after))
+
+
+@focus_app.command(
+    help="Bring the microscope into focus: search START_MM..END_MM (millimetres, as in Zaber's "
+    "tutorial; the Python API uses micrometres) with STEP_MM between frames, on PORT: 'sim' for the "
+    "simulated microscope, a serial port (COM3, /dev/ttyUSB0) or tcp://HOST:PORT for a Zaber stage. "
+    "Exit codes: 0 focused, 1 focus not found (stage back at start), 2 bad input, 3 hardware error. "
+    "Other commands: 'autofocus demo', 'autofocus COMMAND --help'.",
+)
+def focus(
+    start_mm: Annotated[float, typer.Argument(help="where the search starts, mm")],
+    end_mm: Annotated[float, typer.Argument(help="where the search ends, mm")],
+    step_mm: Annotated[float, typer.Argument(help="step between frames, mm")],
+    port: Annotated[str, typer.Argument(help="sim, a serial port, or tcp://HOST:PORT")],
+    verbose: Annotated[bool, typer.Option("--verbose", help="print each step")] = False,
+    show_images: Annotated[bool, typer.Option(
+        "--show-images",
+        help="write each step's frame, filtered frame and Laplacian, and an animation")] = False,
+    images_dir: Annotated[Path, typer.Option(help="where --show-images writes")] = Path("autofocus-images"),
+    blur: Annotated[int, typer.Option(help="median blur size in pixels (odd)")] = 9,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    strategy: Annotated[str, typer.Option(help=f"search: {', '.join(STRATEGIES)}")] = DEFAULT_STRATEGY,
+    metric: Annotated[str, typer.Option(help=f"focus measure: {', '.join(METRICS)}")] = "laplacian",
+    roi: Annotated[str | None, typer.Option(help="region of interest X,Y,WIDTH,HEIGHT (pixels)")] = None,
+    settle_ms: Annotated[float, typer.Option(help="wait after each move, ms")] = 0.0,
+    backlash_um: Annotated[float, typer.Option(help="final approach from below by this much, um")] = 0.0,
+    timeout_s: Annotated[float | None, typer.Option(help="give up after this many seconds")] = None,
+    plot: Annotated[Path | None, typer.Option(help="write the focus-curve plot (PNG)")] = None,
+    camera: Annotated[str, typer.Option(
+        help="auto, sim, spinnaker, genicam:CTI_PATH or opencv:INDEX_OR_FILE")] = "auto",
+    device: Annotated[int, typer.Option(help="Zaber device number")] = 3,
+    axis: Annotated[int, typer.Option(help="Zaber axis number")] = 1,
+    device_db: Annotated[Path | None, typer.Option(help="offline Zaber device database file")] = None,
+    native_unit_um: Annotated[float | None, typer.Option(
+        help="micrometres per native unit, when no device database is reachable")] = None,
+    sim_focus_mm: Annotated[float | None, typer.Option(
+        help=f"simulator: true focus, mm (default {DEFAULT_TRUE_FOCUS_UM / 1000:g})")] = None,
+    sim_specimen: Annotated[str, typer.Option(
+        help=f"simulator: {', '.join(SPECIMENS)}")] = "fluorescent-cells",
+    sim_objective: Annotated[str, typer.Option(help=f"simulator: {', '.join(OBJECTIVES)}")] = "20x",
+    sim_bits: Annotated[int, typer.Option(help="simulator: camera bit depth 8, 12 or 16")] = 8,
+    sim_seed: Annotated[int, typer.Option(help="simulator: specimen and noise seed")] = 0,
+    sim_fault: Annotated[str | None, typer.Option(help=f"simulator: inject {', '.join(FAULT_NAMES)}")] = None,
+    sim_fault_after: Annotated[int, typer.Option(help="simulator: fault after this many operations")] = 3,
+) -> None:
+    settings = AutofocusSettings(
+        start_um=mm_to_um("START_MM", start_mm),
+        end_um=mm_to_um("END_MM", end_mm),
+        step_um=mm_to_um("STEP_MM", step_mm),
+        strategy=strategy,
+        metric=metric,
+        blur=blur,
+        roi=parse_roi(roi),
+        settle_s=settle_ms / 1000.0,
+        backlash_um=backlash_um,
+        timeout_s=timeout_s,
+    )
+    options = ConnectOptions(
+        camera=camera, device=device, axis=axis, device_db=device_db, native_unit_um=native_unit_um,
+        sim=sim_config(sim_focus_mm, sim_specimen, sim_objective, sim_bits, sim_seed, sim_fault,
+                       sim_fault_after),
+    )
+    code = run_focus(port, settings, options, verbose=verbose, as_json=as_json, plot=plot,
+                     show_images=images_dir if show_images else None, show_bar=sys.stderr.isatty())
+    raise typer.Exit(code)
+
+
+@commands_app.command(help="Autofocus the simulated microscope with sensible defaults and plot the curve.")
+def demo(
+    out: Annotated[Path, typer.Option(help="folder for the focus-curve plot")] = Path("autofocus-demo"),
+    specimen: Annotated[str, typer.Option(help=f"{', '.join(SPECIMENS)}")] = "fluorescent-cells",
+    objective: Annotated[str, typer.Option(help=f"{', '.join(OBJECTIVES)}")] = "20x",
+    strategy: Annotated[str, typer.Option(help=f"{', '.join(STRATEGIES)}")] = DEFAULT_STRATEGY,
+    seed: Annotated[int, typer.Option(help="specimen and noise seed")] = 0,
+) -> None:
+    # The tutorial's own usage: a 1 mm range in 10 um steps around the simulator's focus.
+    settings = AutofocusSettings(start_um=9_500.0, end_um=10_500.0, step_um=10.0, strategy=strategy)
+    options = ConnectOptions(camera="sim", sim=sim_config(None, specimen, objective, 8, seed, None, 0))
+    print(f"autofocus demo: simulated {specimen} under a {OBJECTIVES[objective].name} objective, "
+          "searching 9.5..10.5 mm in 10 um steps")
+    plot = out / "focus-curve.png"
+    code = run_focus("sim", settings, options, verbose=False, show_images=None, as_json=False,
+                     plot=plot, show_bar=True)
+    print(f"focus-curve plot: {plot}")
+    raise typer.Exit(code)
+
+
+SUBCOMMANDS = ("demo",)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``autofocus`` script; exits with the documented codes."""
+    sys.exit(run_cli(list(sys.argv[1:] if argv is None else argv)))
+
+
+def run_cli(args: list[str]) -> int:
+    """Parse and run; every failure becomes one line on stderr and its exit code."""
+    is_subcommand = bool(args) and args[0] in SUBCOMMANDS
+    app = commands_app if is_subcommand else focus_app
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args or ["--help"], prog_name="autofocus", standalone_mode=False)
+    except typer.TyperException as exc:  # the CLI library's usage errors (bad number, missing argument)
+        print(f"autofocus: error: {exc.format_message()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (typer.Abort, KeyboardInterrupt):
+        print("autofocus: interrupted", file=sys.stderr)
+        return EXIT_HARDWARE
+    except AutofocusError as exc:
+        print(f"autofocus: {'error: ' if exc.exit_code == EXIT_BAD_INPUT else ''}{exc.describe()}",
+              file=sys.stderr)
+        return exc.exit_code
+    return code if isinstance(code, int) else EXIT_FOCUSED
+

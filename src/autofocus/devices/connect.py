@@ -1,0 +1,100 @@
+"""Open a microscope from command-line words: PORT (``sim``, a serial port, ``tcp://host:port``)
+and a camera spec (``sim``, ``spinnaker``, ``genicam:CTI_PATH``, ``opencv:INDEX_OR_FILE``).
+
+Backends are imported only when asked for, so ``import autofocus`` needs only the core.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from autofocus.devices.base import Camera, Microscope, Stage, SystemClock
+from autofocus.errors import InputError
+from autofocus.sim.microscope import SimConfig, SimulatedMicroscope
+
+CAMERA_FAMILIES = ("sim", "spinnaker", "genicam", "opencv")
+Closer = Callable[[], None]
+
+
+@dataclass
+class ConnectOptions:
+    """Everything the command line may say about hardware."""
+
+    camera: str = "auto"
+    device: int = 3
+    axis: int = 1
+    device_db: Path | None = None
+    native_unit_um: float | None = None
+    sim: SimConfig = field(default_factory=SimConfig)
+
+
+@dataclass
+class Connection:
+    """An open microscope, and the simulator behind it when there is one."""
+
+    microscope: Microscope
+    simulator: SimulatedMicroscope | None = None
+
+
+def load_backend(module: str, extra: str) -> ModuleType:
+    """Import an optional backend, or explain which extra installs it."""
+    try:
+        return importlib.import_module(f"autofocus.devices.{module}")
+    except ModuleNotFoundError as exc:
+        raise InputError(
+            f"this needs the optional package {exc.name!r}: pip install 'autofocus[{extra}]'"
+        ) from None
+
+
+def open_microscope(port: str, options: ConnectOptions) -> Connection:
+    """Open stage and camera. ``camera='auto'`` means the simulated camera on the simulated
+    microscope, and the tutorial's FLIR camera (Spinnaker) with a real stage."""
+    camera_spec = options.camera
+    if port == "sim":
+        simulator = SimulatedMicroscope(options.sim)
+        if camera_spec in ("auto", "sim"):
+            return Connection(simulator.devices(), simulator)
+        real_camera, close_camera = open_camera(camera_spec)
+        scope = Microscope(simulator.stage, real_camera, simulator.clock, [close_camera],
+                           description=f"simulated stage, camera {camera_spec}")
+        return Connection(scope, simulator)
+
+    stage, close_stage = open_stage(port, options)
+    closers = [close_stage]
+    try:
+        if camera_spec == "sim":
+            # A real (or device-simulated) stage with a simulated camera that renders at the
+            # stage's reported position: lets a whole run be tested over a real connection.
+            simulator = SimulatedMicroscope(options.sim)
+            camera: Camera = simulator.camera_for_stage(stage)
+            return Connection(Microscope(stage, camera, SystemClock(), closers, port), simulator)
+        camera, close_camera = open_camera("spinnaker" if camera_spec == "auto" else camera_spec)
+        closers.append(close_camera)
+        return Connection(Microscope(stage, camera, SystemClock(), closers, port))
+    except BaseException:
+        close_stage()
+        raise
+
+
+def open_stage(port: str, options: ConnectOptions) -> tuple[Stage, Closer]:
+    """A Zaber stage on a serial port or ``tcp://host:port``."""
+    zaber = load_backend("zaber", "zaber")
+    stage, close = zaber.open_zaber_stage(port, options)
+    return stage, close
+
+
+def open_camera(spec: str) -> tuple[Camera, Closer]:
+    """A camera from ``family[:argument]``."""
+    family, _, argument = spec.partition(":")
+    if family not in CAMERA_FAMILIES or family == "sim":
+        raise InputError(
+            f"unknown camera {spec!r}; use sim, spinnaker, genicam:CTI_PATH or opencv:INDEX_OR_FILE"
+        )
+    backend = load_backend(family, extra=family)  # opencv is core; its import cannot fail
+    camera, close = backend.open_camera(argument)
+    return camera, close
+

@@ -1,0 +1,113 @@
+"""Pictures of a run: the focus-curve plot, per-step debug images, and the sweep animation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import matplotlib
+
+matplotlib.use("Agg")  # files only: instrument PCs and CI have no display
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
+
+from autofocus.devices.base import Frame
+from autofocus.metrics import median_blur, prepare
+from autofocus.result import FocusResult
+
+
+def plot_curve(result: FocusResult, path: Path, true_focus_um: float | None = None) -> Path:
+    """Score against z (in acquisition order markers), the answer, and the truth if known."""
+    z = result.curve.z() / 1000.0
+    scores = result.curve.scores()
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    order = np.argsort(z, kind="stable")
+    ax.plot(z[order], scores[order], "-", color="0.7", lw=1)
+    ax.scatter(z, scores, c=np.arange(len(z)), cmap="viridis", s=14, zorder=3,
+               label="frames (colour = order)")
+    if result.best_z_um is not None:
+        ax.axvline(result.best_z_um / 1000.0, color="tab:red", lw=1.5, label="best focus")
+    if true_focus_um is not None:
+        ax.axvline(true_focus_um / 1000.0, color="k", ls="--", lw=1, label="true focus (simulator)")
+    ax.set_xlabel("z position (mm)")
+    ax.set_ylabel(f"focus score ({result.metric or 'metric'})")
+    title = f"{result.strategy}: {result.status}, {result.frames} frames"
+    ax.set_title(title if result.focused else f"{title}\n{result.reason}", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def to_display(image: np.ndarray) -> np.ndarray:
+    """Rescale any frame to 8 bits by its own min..max, as the tutorial's panels do."""
+    data = image.astype(np.float32)
+    lo, hi = float(data.min()), float(data.max())
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    return np.clip((data - lo) * scale, 0, 255).astype(np.uint8)
+
+
+class StepImageWriter:
+    """The tutorial's --show-images, written to files instead of held in windows: per step the
+    frame, the median-filtered frame and its Laplacian side by side; at the end an animated GIF of
+    the sweep beside its growing focus curve. Each panel goes to disk as it is made, so memory does
+    not grow with the number of steps."""
+
+    PANEL_WIDTH = 960  # the animation's width; full-size step images are kept separately
+
+    def __init__(self, folder: Path, blur: int) -> None:
+        self.folder = folder
+        self.blur = blur
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._steps: list[tuple[float, float, Path]] = []
+
+    def __call__(self, index: int, z_um: float, frame: Frame, score: float) -> None:
+        gray = prepare(frame)
+        filtered = median_blur(gray, self.blur)
+        laplacian = cv2.Laplacian(filtered, cv2.CV_64F)
+        panel = np.hstack([to_display(gray), to_display(filtered), to_display(np.abs(laplacian))])
+        path = self.folder / f"step_{index:04d}_z{z_um / 1000:.6f}mm.png"
+        cv2.imwrite(str(path), panel)
+        self._steps.append((z_um, score, path))
+
+    def write_animation(self, name: str = "sweep.gif") -> Path | None:
+        """Animate the saved steps (read back one at a time) with the focus curve under them."""
+        if not self._steps:
+            return None
+        frames = self._animation_frames()
+        first = next(frames)
+        out = self.folder / name
+        first.save(out, save_all=True, append_images=frames, duration=200, loop=0)
+        return out
+
+    def _animation_frames(self) -> Iterator[Image.Image]:
+        zs = np.array([s[0] for s in self._steps]) / 1000.0
+        scores = np.array([s[1] for s in self._steps])
+        for i, (_, _, path) in enumerate(self._steps):
+            panel = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if panel is None:  # deleted while we ran: leave it out rather than fail the run
+                continue
+            height = max(1, round(panel.shape[0] * self.PANEL_WIDTH / panel.shape[1]))
+            panel = cv2.resize(panel, (self.PANEL_WIDTH, height), interpolation=cv2.INTER_AREA)
+            chart = self._chart(zs, scores, i, height=240)
+            yield Image.fromarray(np.vstack([panel, chart])).convert("P")
+
+    def _chart(self, zs: np.ndarray, scores: np.ndarray, upto: int, height: int) -> np.ndarray:
+        fig, ax = plt.subplots(figsize=(self.PANEL_WIDTH / 100, height / 100), dpi=100)
+        ax.plot(zs[: upto + 1], scores[: upto + 1], "-o", ms=3, color="k")
+        ax.set_xlim(zs.min(), zs.max() if zs.max() > zs.min() else zs.min() + 1e-3)
+        top = float(scores.max())
+        ax.set_ylim(0, top * 1.05 if top > 0 else 1)
+        ax.set_xlabel("z (mm)", fontsize=8)
+        ax.set_ylabel("score", fontsize=8)
+        ax.tick_params(labelsize=7)
+        fig.tight_layout()
+        fig.canvas.draw()
+        rgba = np.asarray(fig.canvas.buffer_rgba())  # type: ignore[attr-defined]
+        plt.close(fig)
+        gray = cv2.cvtColor(rgba, cv2.COLOR_RGBA2GRAY)
+        return cv2.resize(gray, (self.PANEL_WIDTH, height), interpolation=cv2.INTER_AREA)

@@ -1,0 +1,246 @@
+"""Run a search strategy on real (or simulated) hardware, safely.
+
+The runner owns everything that touches the world: the allowed interval (the user's range
+intersected with the device's limits), settling after each move, a one-direction final approach
+that takes up backlash, a time budget, progress events, and putting the stage back where it
+started when anything goes wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from autofocus.curve import FocusCurve, Peak, Sample
+from autofocus.devices.base import Frame, Microscope
+from autofocus.errors import AutofocusError, InputError, LimitError, SearchTimeout
+from autofocus.metrics import Roi, make_metric
+from autofocus.result import FocusResult
+from autofocus.search import DEFAULT_STRATEGY, SearchSpace, get_strategy, run_strategy
+
+EventKind = Literal["start", "frame", "final-move", "done", "not-found", "failed", "returned"]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One thing that happened during a run. ``frame`` counts scored frames so far."""
+
+    kind: EventKind
+    frame: int = 0
+    z_um: float | None = None
+    score: float | None = None
+    message: str = ""
+    expected_frames: int | None = None
+
+
+EventHandler = Callable[[ProgressEvent], None]
+FrameHandler = Callable[[int, float, Frame, float], None]
+"""Called with (index, z_um, frame, score) for each scored frame, e.g. to save images."""
+
+
+@dataclass(frozen=True)
+class AutofocusSettings:
+    """What to search and how. Positions in micrometres."""
+
+    start_um: float
+    end_um: float
+    step_um: float
+    strategy: str = DEFAULT_STRATEGY
+    metric: str = "laplacian"
+    blur: int = 9
+    roi: Roi | None = None
+    downsample: int = 1
+    settle_s: float = 0.0
+    backlash_um: float = 0.0
+    timeout_s: float | None = None
+
+    def validate(self) -> None:
+        """Raise InputError for anything impossible; called before anything moves."""
+        for name in ("start_um", "end_um", "step_um", "settle_s", "backlash_um"):
+            if not math.isfinite(getattr(self, name)):
+                label = name.removesuffix("_um").removesuffix("_s")
+                raise InputError(f"{label} must be a finite number")
+        if self.start_um >= self.end_um:
+            raise InputError(
+                f"start ({self.start_um / 1000:g} mm) must be below end ({self.end_um / 1000:g} mm)"
+            )
+        if self.step_um <= 0:
+            raise InputError("step must be positive")
+        if self.step_um > self.end_um - self.start_um:
+            raise InputError("step is larger than the range: there would be nothing to compare")
+        if self.settle_s < 0 or self.backlash_um < 0:
+            raise InputError("settle time and backlash must not be negative")
+        if self.timeout_s is not None and not self.timeout_s > 0:
+            raise InputError("timeout must be positive")
+        if self.downsample < 1:
+            raise InputError("downsample must be 1 or more")
+        get_strategy(self.strategy)
+        make_metric(self.metric, blur=self.blur, roi=self.roi, downsample=self.downsample)
+
+
+def allowed_interval(settings: AutofocusSettings, limits_um: tuple[float, float]) -> tuple[float, float]:
+    """The user's range intersected with the device's travel; empty is an input error."""
+    lo = max(settings.start_um, limits_um[0])
+    hi = min(settings.end_um, limits_um[1])
+    if lo >= hi:
+        raise InputError(
+            f"the range {settings.start_um / 1000:g}..{settings.end_um / 1000:g} mm lies outside "
+            f"the stage's travel {limits_um[0] / 1000:g}..{limits_um[1] / 1000:g} mm"
+        )
+    return lo, hi
+
+
+class HardwareProbe:
+    """A probe that moves the stage, settles, grabs a frame and scores it."""
+
+    def __init__(
+        self,
+        microscope: Microscope,
+        space: SearchSpace,
+        score_frame: Callable[[Frame], float],
+        settings: AutofocusSettings,
+        emit: EventHandler,
+        on_frame: FrameHandler | None,
+    ) -> None:
+        self._scope = microscope
+        self._space = space
+        self._score_frame = score_frame
+        self._settings = settings
+        self._emit = emit
+        self._on_frame = on_frame
+        self._curve = FocusCurve()
+        self._began = microscope.clock.now()
+        self.compute_s = 0.0
+
+    @property
+    def curve(self) -> FocusCurve:
+        return self._curve
+
+    def move(self, z_um: float) -> None:
+        """The only way this run moves the stage: checked against the allowed interval first."""
+        if not self._space.contains(z_um):
+            raise LimitError(
+                f"refusing to move to {z_um / 1000:.6f} mm: outside the allowed "
+                f"{self._space.lo_um / 1000:.6f}..{self._space.hi_um / 1000:.6f} mm"
+            )
+        self._check_time()
+        self._scope.stage.move_to_um(self._space.clamp(z_um))
+        self._scope.clock.sleep(self._settings.settle_s)
+
+    def sample(self, z_um: float) -> float:
+        self.move(z_um)
+        frame = self._scope.camera.grab()
+        began = time.perf_counter()
+        value = float(self._score_frame(frame))
+        self.compute_s += time.perf_counter() - began
+        z = self._space.clamp(z_um)
+        self._curve.add(z, value, self._scope.clock.now() - self._began)
+        index = len(self._curve)
+        if self._on_frame is not None:
+            self._on_frame(index, z, frame, value)
+        self._emit(ProgressEvent("frame", index, z, value))
+        return value
+
+    def sweep(self, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
+        from autofocus.search import sweep_positions
+
+        lo, hi = sorted((start_um, end_um))
+        positions = sweep_positions(lo, hi, spacing_um)
+        if end_um < start_um:
+            positions.reverse()
+        first = len(self._curve)
+        for z in positions:
+            self.sample(z)
+        return self._curve.samples[first:]
+
+    def _check_time(self) -> None:
+        budget = self._settings.timeout_s
+        if budget is not None and self._scope.clock.now() - self._began > budget:
+            raise SearchTimeout(f"the search took longer than its {budget:g} s budget")
+
+
+def run_autofocus(
+    microscope: Microscope,
+    settings: AutofocusSettings,
+    on_event: EventHandler | None = None,
+    on_frame: FrameHandler | None = None,
+) -> FocusResult:
+    """Search for focus and move there, or put the stage back where it started.
+
+    Returns a result with status ``focused`` (stage at the best position) or ``not_found`` (stage
+    back at its start, ``reason`` says why). Device failures propagate as StageError/CameraError
+    after the stage has been stopped and, where it still answers, returned to its start.
+    """
+    emit: EventHandler = on_event or (lambda event: None)
+    settings.validate()
+    stage, clock = microscope.stage, microscope.clock
+    lo, hi = allowed_interval(settings, stage.limits_um)
+    start_z = stage.position_um()
+    space = SearchSpace(lo, hi, settings.step_um, min(max(start_z, lo), hi))
+    score_frame = make_metric(
+        settings.metric, blur=settings.blur, roi=settings.roi, downsample=settings.downsample
+    )
+    probe = HardwareProbe(microscope, space, score_frame, settings, emit, on_frame)
+    began = clock.now()
+    emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
+
+    def finish(peak: Peak | None, reason: str, final_z: float | None) -> FocusResult:
+        return FocusResult(
+            status="focused" if peak else "not_found",
+            best_z_um=peak.z_um if peak else None,
+            score=peak.score if peak else None,
+            curve=probe.curve,
+            strategy=settings.strategy,
+            metric=settings.metric,
+            reason=reason,
+            confidence=peak.confidence if peak else 0.0,
+            hardware_s=clock.now() - began,
+            compute_s=probe.compute_s,
+            final_z_um=final_z,
+        )
+
+    try:
+        peak, reason = run_strategy(settings.strategy, probe, space)
+        if peak is None:
+            returned = return_to(microscope, start_z, emit)
+            emit(ProgressEvent("not-found", len(probe.curve), message=reason))
+            return finish(None, reason, returned)
+        emit(ProgressEvent("final-move", len(probe.curve), peak.z_um, peak.score))
+        approach(probe, peak.z_um, settings.backlash_um, lo)
+        result = finish(peak, "", stage.position_um())
+        emit(ProgressEvent("done", len(probe.curve), peak.z_um, peak.score))
+        return result
+    except BaseException as exc:
+        emit(ProgressEvent("failed", len(probe.curve), message=str(exc)))
+        returned = return_to(microscope, start_z, emit)
+        if isinstance(exc, AutofocusError):
+            exc.stage_state = (
+                f"stage returned to its start position {start_z / 1000:.6f} mm"
+                if returned is not None
+                else "the stage could not be returned to its start position; it was stopped"
+            )
+        raise
+
+
+def approach(probe: HardwareProbe, z_um: float, backlash_um: float, lo_um: float) -> None:
+    """Arrive at ``z_um`` moving upwards, so gear backlash is always taken up the same way."""
+    if backlash_um > 0:
+        probe.move(max(z_um - backlash_um, lo_um))
+    probe.move(z_um)
+
+
+def return_to(microscope: Microscope, z_um: float, emit: EventHandler) -> float | None:
+    """Stop, then move back to ``z_um`` (a position the stage held before, so it is safe).
+    Returns the position reached, or None when the stage no longer answers."""
+    stage = microscope.stage
+    try:
+        stage.stop()
+        stage.move_to_um(z_um)
+        reached = stage.position_um()
+    except Exception:  # the original failure is what the caller must see
+        return None
+    emit(ProgressEvent("returned", z_um=reached, message=f"stage back at {reached / 1000:.6f} mm"))
+    return reached
