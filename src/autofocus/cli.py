@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from autofocus import cli_recorded
 from autofocus.devices.connect import Connection, ConnectOptions, open_microscope
 from autofocus.errors import AutofocusError, InputError
 from autofocus.metrics import METRICS, Roi
@@ -249,7 +250,33 @@ def demo(
     raise typer.Exit(code)
 
 
-SUBCOMMANDS = ("demo",)
+commands_app.command("stack")(cli_recorded.stack)
+commands_app.command("score")(cli_recorded.score)
+@commands_app.command("serve-zaber", help="Run a simulated Zaber controller (ASCII protocol) on "
+                      "127.0.0.1 TCP or a pseudo-terminal, to try the Zaber path without hardware.")
+def serve_zaber(
+    port: Annotated[int, typer.Option(help="TCP port (0: any free one)")] = 0,
+    pty: Annotated[bool, typer.Option("--pty", help="serve on a pseudo-terminal (a serial port)")] = False,
+    device: Annotated[int, typer.Option(help="device number it answers to")] = 3,
+    start_mm: Annotated[float, typer.Option(help="where the carriage starts, mm")] = 9.0,
+    time_scale: Annotated[float, typer.Option(help="real seconds per simulated second")] = 1.0,
+    homed: Annotated[bool, typer.Option("--homed", help="start with a reference position")] = False,
+    fault: Annotated[str | None, typer.Option(help="inject stall, reject, silence or disconnect")] = None,
+    fault_after: Annotated[int, typer.Option(help="fault after this many moves")] = 3,
+    duration_s: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="print every command received")] = False,
+) -> None:
+    from autofocus.sim.zaber_device import ZABER_FAULTS, ZaberFault, serve_forever
+
+    if fault is not None and fault not in ZABER_FAULTS:
+        raise InputError(f"unknown fault {fault!r}; choose one of: {', '.join(ZABER_FAULTS)}")
+    if not time_scale > 0:
+        raise InputError("--time-scale must be positive")
+    serve_forever("pty" if pty else "tcp", port, device, mm_to_um("--start-mm", start_mm), time_scale,
+                  homed, ZaberFault(fault, fault_after) if fault else None, duration_s, verbose)
+
+
+SUBCOMMANDS = ("demo", "stack", "score", "serve-zaber")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,133 @@
+"""Command-line jobs on recorded data: ``autofocus stack`` and ``autofocus score``.
+
+Registered as subcommands by :mod:`autofocus.cli`; they follow its exit codes (0 focused, 1 focus
+not found, 2 bad input) and print one line per failure through its error handling.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from autofocus.batch import DEFAULT_SCHEDULER, LOCAL_SCHEDULERS, FlagRule, MetricSpec, collect_files
+from autofocus.batch import score_and_rank as run_batch
+from autofocus.errors import InputError
+from autofocus.metrics import METRICS
+from autofocus.modes import MODES
+from autofocus.runner import EventHandler, ProgressEvent
+from autofocus.stack import StackResult, find_best_plane, resolve_metric, write_outputs
+
+EXIT_OK, EXIT_NOT_FOUND = 0, 1
+
+MetricOption = Annotated[str | None, typer.Option(
+    help=f"focus measure ({', '.join(METRICS)}); default: the mode's measure")]
+ModeOption = Annotated[str, typer.Option(help=f"imaging mode: {', '.join(MODES)}")]
+BlurOption = Annotated[int | None, typer.Option(help="median blur in pixels (odd); default: the measure's")]
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool) -> Iterator[EventHandler]:
+    """A progress bar on stderr fed by progress events (silent when stderr is not a terminal)."""
+    if not enabled:
+        yield lambda event: None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(label, total=None)
+
+        def update(event: ProgressEvent) -> None:
+            if event.kind == "frame":
+                progress.update(task, completed=event.frame, total=event.expected_frames)
+
+        yield update
+
+
+def describe_stack(result: StackResult) -> str:
+    if not result.focused or result.best_plane is None:
+        return (f"{result.path}: focus not found: {result.reason} "
+                f"(sharpest plane {result.sharpest_index} of {result.planes})")
+    where = f"fitted plane {result.best_plane:.2f}"
+    if result.best_z_um is not None:
+        where += f", z {result.best_z_um:.4g} um"
+    return (f"{result.path}: best plane {result.best_index} of {result.planes} ({where}), "
+            f"confidence {result.confidence:.2f}, {result.metric}, {result.dtype}")
+
+
+def stack(
+    paths: Annotated[list[str], typer.Argument(
+        help="multi-page TIFF/OME-TIFF files, folders of images, or quoted globs ('run1/*.png')")],
+    z_step_um: Annotated[float | None, typer.Option(
+        help="plane spacing in um (overrides the file's metadata)")] = None,
+    metric: MetricOption = None,
+    mode: ModeOption = "auto",
+    blur: BlurOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object per stack")] = False,
+    out: Annotated[Path | None, typer.Option(help="write each stack's curve plot (PNG) and scores (CSV) here")
+                   ] = None,
+) -> None:
+    """Find the best-focused plane of recorded z-stacks. A folder or glob of single images is one
+    stack, ordered by name. Exit code 0 when every stack has a trustworthy peak, 1 otherwise."""
+    resolve_metric(metric, mode)  # bad names fail before any file is read
+    code = EXIT_OK
+    for path in paths:
+        with progress_bar(f"scoring {Path(path).name}", sys.stderr.isatty()) as on_event:
+            result = find_best_plane(path, z_step_um=z_step_um, metric=metric, mode=mode, blur=blur,
+                                     on_event=on_event)
+        if out is not None:
+            write_outputs(result, out)
+        print(json.dumps(result.to_dict()) if as_json else describe_stack(result))
+        if not result.focused:
+            code = EXIT_NOT_FOUND
+    raise typer.Exit(code)
+
+
+def score(
+    paths: Annotated[list[str], typer.Argument(help="image files, folders (searched recursively) or globs")],
+    metric: MetricOption = None,
+    mode: ModeOption = "auto",
+    blur: BlurOption = None,
+    relative: Annotated[float, typer.Option(
+        help="flag frames scoring below this fraction of the collection's median")] = 0.5,
+    threshold: Annotated[float | None, typer.Option(
+        help="flag frames scoring below this absolute score (instead of --relative)")] = None,
+    per_plane: Annotated[bool, typer.Option(
+        "--per-plane", help="rank every plane of multi-page files (default: a stack's best plane)")] = False,
+    scheduler: Annotated[str, typer.Option(
+        help=f"{', '.join(LOCAL_SCHEDULERS)} or a dask.distributed address (tcp://HOST:PORT)")
+                         ] = DEFAULT_SCHEDULER,
+    workers: Annotated[int | None, typer.Option(help="local workers (default: all cores)")] = None,
+    chunk_size: Annotated[int, typer.Option(help="frames per Dask task")] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of CSV")] = False,
+    out: Annotated[Path | None, typer.Option(help="write the results here (.json or .csv)")] = None,
+) -> None:
+    """Rank many images or stacks by focus quality and flag the out-of-focus ones, in parallel on
+    Dask. Results (sharpest first) go to stdout as CSV or JSON, or to --out; a summary to stderr."""
+    spec = MetricSpec(resolve_metric(metric, mode), blur=blur)
+    rule = FlagRule(relative=relative, absolute=threshold)
+    sources = collect_files(paths)
+    if not sources:
+        raise InputError("no images found")
+    with progress_bar("scoring", sys.stderr.isatty()) as on_event:
+        report = run_batch(sources, spec, rule, scheduler=scheduler, workers=workers,
+                           chunk_size=chunk_size, per_plane=per_plane, on_event=on_event)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", newline="") as handle:
+            if out.suffix.lower() == ".json":
+                report.write_json(handle)
+            else:
+                report.write_csv(handle)
+    elif as_json:
+        report.write_json(sys.stdout)
+    else:
+        report.write_csv(sys.stdout)
+    print(report.summary(), file=sys.stderr)
+    raise typer.Exit(EXIT_OK)
