@@ -87,9 +87,19 @@ def open_stage(port: str, options: ConnectOptions) -> tuple[Stage, Closer]:
     return stage, close
 
 
+def split_camera_spec(spec: str) -> tuple[str, str]:
+    """``family``, ``family:argument`` or ``family?options`` -> (family, argument). The last form
+    lets a camera that needs no target take options: ``spinnaker?exposure_ms=5``."""
+    family, colon, argument = spec.partition(":")
+    if "?" in family:
+        family, _, options = family.partition("?")
+        return family, "?" + options + colon + argument
+    return family, argument
+
+
 def open_camera(spec: str) -> tuple[Camera, Closer]:
     """A camera from ``family[:argument]``."""
-    family, _, argument = spec.partition(":")
+    family, argument = split_camera_spec(spec)
     if family not in CAMERA_FAMILIES or family == "sim":
         raise InputError(
             f"unknown camera {spec!r}; use sim, spinnaker, genicam:CTI_PATH or opencv:INDEX_OR_FILE"
