@@ -1,0 +1,354 @@
+"""Zaber focus stages through the Zaber Motion Library (``pip install 'autofocus[zaber]'``).
+
+PORT is a serial port (``/dev/ttyUSB0``, ``COM3``) or ``tcp://HOST:PORT``. The stage is axis
+``--axis`` (default 1) of device ``--device`` (default 3: the Z stage of a Zaber MVR microscope,
+as in Zaber's autofocus tutorial). It is homed when it has no reference position.
+
+Converting micrometres needs Zaber's Device Database, normally fetched from a web service. For
+instrument PCs without internet: ``--device-db FILE`` loads an offline copy; otherwise the stage
+is driven in native units, with the micrometres per native unit given by ``--native-unit-um``,
+known for the device, or learned from an earlier identification on this PC. ``--device-db offline``
+skips the database altogether. The library's database store and what we learn live in our own
+cache folder (``AUTOFOCUS_ZABER_STORE`` overrides it), never in the library's global one.
+
+Every Zaber Motion Library exception becomes a :class:`StageError` saying what to check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zaber_motion import (
+    BadDataException,
+    CommandFailedException,
+    ConnectionClosedException,
+    ConnectionFailedException,
+    DeviceDbFailedException,
+    DeviceDbSourceType,
+    Library,
+    MotionLibException,
+    MovementFailedException,
+    NoDeviceFoundException,
+    RequestTimeoutException,
+    Units,
+)
+from zaber_motion.ascii import Axis, Connection, Device
+
+from autofocus.errors import InputError, LimitError, StageError
+
+if TYPE_CHECKING:
+    from autofocus.devices.base import Stage
+    from autofocus.devices.connect import ConnectOptions
+
+__all__ = ["KNOWN_NATIVE_UNIT_UM", "ZaberStage", "open_zaber_stage", "store_dir"]
+
+TCP_URL = re.compile(r"^tcp://(?P<host>[^:/\s]+):(?P<port>\d{1,5})$")
+OFFLINE_WORDS = ("offline", "none")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+KNOWN_NATIVE_UNIT_UM: dict[str, float] = {
+    # "deviceid:peripheralid" -> micrometres per native unit. Only values we can vouch for belong
+    # here: a wrong factor would drive the stage to the wrong place. Real products are learned
+    # from an online identification (see learn_native_unit) or given with --native-unit-um.
+    "1000001:0": 0.1,  # autofocus.sim.zaber_device, the simulated controller
+}
+
+CHECK_CONNECTION = (
+    "check the cable and the controller's power, and that no other program (Zaber Launcher, "
+    "another script) is using the port"
+)
+
+
+def store_dir() -> Path:
+    """Our cache folder for the Device Database store and learned native units."""
+    override = os.environ.get("AUTOFOCUS_ZABER_STORE")
+    if override:
+        return Path(override)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "autofocus" / "zaber"
+
+
+# ----- errors -----
+
+def stage_error(exc: MotionLibException, doing: str, connection: Connection | None = None) -> StageError:
+    """Our StageError for a Zaber Motion Library exception, saying what the user should check."""
+    detail = exc.message
+    if isinstance(exc, MovementFailedException):
+        return StageError(
+            f"Zaber stage: {doing} failed: {exc.details.reason or detail}; the stage was stopped. "
+            "Check that nothing blocks the stage, that the load is within its rating, and clear "
+            "the fault in Zaber Launcher if it persists"
+        )
+    if isinstance(exc, BadDataException):
+        return LimitError(
+            f"Zaber stage: {doing} was rejected as out of range (BADDATA); check the requested "
+            "positions against the stage's limits (limit.min, limit.max)"
+        )
+    if isinstance(exc, CommandFailedException):
+        reason = exc.details.response_data
+        return StageError(f"Zaber stage: {doing} was rejected ({reason}); {rejection_hint(reason)}")
+    if isinstance(exc, ConnectionClosedException) or (
+        isinstance(exc, RequestTimeoutException) and connection is not None and not connection.is_open
+    ):
+        return StageError(f"Zaber stage: the connection was lost during {doing}; {CHECK_CONNECTION}")
+    if isinstance(exc, RequestTimeoutException):
+        return StageError(
+            f"Zaber stage: no answer during {doing} (request timed out); check the controller's "
+            "power and cable"
+        )
+    return StageError(f"Zaber stage: {doing} failed: {detail}")
+
+
+def rejection_hint(reason: str) -> str:
+    hints = {
+        "DRIVERDISABLED": "the motor driver is disabled (over-temperature, power supply or "
+                          "emergency stop); check the power supply, then re-enable it in Zaber Launcher",
+        "PARKED": "the axis is parked; unpark it in Zaber Launcher",
+        "BADAXIS": "the device has no such axis; check --axis",
+        "STATUSBUSY": "the device is busy with another command; close other programs using it",
+        "NOACCESS": "the command needs a higher access level",
+    }
+    return hints.get(reason, "check the device's state in Zaber Launcher")
+
+
+@contextlib.contextmanager
+def translated(doing: str, connection: Connection | None = None) -> Iterator[None]:
+    """Run a block of library calls, turning its exceptions into our StageError."""
+    try:
+        yield
+    except MotionLibException as exc:
+        raise stage_error(exc, doing, connection) from None
+
+
+# ----- the stage -----
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """How positions travel to the library: micrometres (identified) or native units."""
+
+    unit: Units
+    um_per_unit: float
+    how: str
+    """For the description: identified, or where the native-unit factor came from."""
+
+
+class ZaberStage:
+    """A :class:`~autofocus.devices.base.Stage` on one axis of a Zaber device."""
+
+    def __init__(self, connection: Connection, axis: Axis, units: UnitPlan, description: str) -> None:
+        self._connection = connection
+        self._axis = axis
+        self._units = units
+        self.description = description
+        with translated("reading the travel limits", connection):
+            lo = axis.settings.get("limit.min", units.unit) * units.um_per_unit
+            hi = axis.settings.get("limit.max", units.unit) * units.um_per_unit
+        self._limits = (min(lo, hi), max(lo, hi))
+
+    @property
+    def limits_um(self) -> tuple[float, float]:
+        return self._limits
+
+    def position_um(self) -> float:
+        with translated("reading the position", self._connection):
+            return float(self._axis.get_position(self._units.unit)) * self._units.um_per_unit
+
+    def move_to_um(self, z_um: float) -> None:
+        doing = f"the move to {z_um / 1000:.6f} mm"
+        with translated(doing, self._connection):
+            self._axis.move_absolute(z_um / self._units.um_per_unit, self._units.unit,
+                                     wait_until_idle=True)
+
+    def stop(self) -> None:
+        with translated("stopping", self._connection):
+            self._axis.stop(wait_until_idle=True)
+
+    def close(self) -> None:
+        with contextlib.suppress(MotionLibException):
+            self._connection.close()
+
+
+# ----- connecting -----
+
+def open_connection(port: str) -> Connection:
+    """A serial port or ``tcp://host:port``; a failure becomes one clear StageError."""
+    match = TCP_URL.match(port)
+    try:
+        if match:
+            return Connection.open_tcp(match["host"], int(match["port"]))
+        return Connection.open_serial_port(port)
+    except ConnectionFailedException as exc:
+        if match:
+            raise StageError(
+                f"cannot connect to {port}: {exc.message}; check the host and port number and "
+                "that the device (or serve-zaber) is running and reachable"
+            ) from None
+        raise StageError(
+            f"cannot open serial port {port}: {exc.message}; check the port name (Linux: ls "
+            "/dev/ttyUSB* /dev/ttyACM*, Windows: Device Manager > Ports), that the controller is "
+            "powered and connected, and that Zaber Launcher is closed"
+        ) from None
+    except MotionLibException as exc:
+        raise stage_error(exc, f"opening {port}") from None
+
+
+def database_choice(options: ConnectOptions) -> Path | str | None:
+    """Where device data comes from: an offline database file (Path), ``'offline'`` for none at
+    all, a web-service URL (a mirror; from ``AUTOFOCUS_ZABER_DEVICE_DB`` only), or None for
+    Zaber's own web service."""
+    chosen = options.device_db or os.environ.get("AUTOFOCUS_ZABER_DEVICE_DB") or None
+    if chosen is None:
+        return None
+    text = str(chosen)
+    if text.lower() in OFFLINE_WORDS and not Path(text).exists():
+        return "offline"
+    if isinstance(chosen, str) and re.match(r"^https?://", chosen):
+        return chosen
+    return Path(chosen)
+
+
+def configure_library(database: Path | str | None) -> None:
+    """Point the library at our store folder and the chosen database source."""
+    store = store_dir() / "device-db"
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        Library.enable_device_db_store(str(store))
+    except (OSError, MotionLibException):
+        Library.disable_device_db_store()  # an unwritable cache must not stop the stage
+    if isinstance(database, Path):
+        check_database_file(database)
+        Library.set_device_db_source(DeviceDbSourceType.FILE, str(database.resolve()))
+    elif database not in (None, "offline"):
+        Library.set_device_db_source(DeviceDbSourceType.WEB_SERVICE, database)
+    else:
+        Library.set_device_db_source(DeviceDbSourceType.WEB_SERVICE)
+
+
+def check_database_file(path: Path) -> None:
+    """Refuse files that cannot be a Device Database before the library opens them."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise InputError(f"cannot read the Zaber device database {path}: {exc.strerror}") from None
+    if head != SQLITE_MAGIC:
+        raise InputError(
+            f"{path} is not a Zaber device database (expected an SQLite file such as "
+            "devices-public.sqlite, unpacked from Zaber's .lzma download)"
+        )
+
+
+def identify(device: Device, database: Path | str | None, connection: Connection) -> str | None:
+    """Identify through the database; None when it is unreachable (then native units).
+    Returns the database problem so the error for a missing factor can mention it."""
+    doing = f"talking to device {device.device_address}"
+    if database == "offline":
+        with translated(doing, connection):
+            device.generic_command("get deviceid")  # still prove the device answers
+        return "the device database is switched off (--device-db offline)"
+    try:
+        device.identify()
+        return None
+    except DeviceDbFailedException as exc:
+        if isinstance(database, Path):
+            raise InputError(f"the Zaber device database {database} cannot be used: {exc.message}") from None
+        return f"Zaber's online device database is not reachable ({exc.message})"
+    except (RequestTimeoutException, NoDeviceFoundException):
+        raise StageError(
+            f"device {device.device_address} does not answer on this port; check the device "
+            "number (--device; Zaber Launcher lists the chain), its power, and that the port is "
+            "the one the device is connected to"
+        ) from None
+    except MotionLibException as exc:
+        raise stage_error(exc, doing, connection) from None
+
+
+def product_key(device: Device, axis: Axis) -> str:
+    """``deviceid:peripheralid``: what a native unit depends on."""
+    device_id = device.generic_command("get deviceid").data.split()[0]
+    peripheral = axis.generic_command("get peripheralid").data.split()[0]
+    return f"{device_id}:{peripheral}"
+
+
+def learned_units_file() -> Path:
+    return store_dir() / "native-units.json"
+
+
+def load_learned() -> dict[str, float]:
+    with contextlib.suppress(OSError, ValueError):
+        data: Any = json.loads(learned_units_file().read_text())
+        if isinstance(data, dict):
+            return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float) and v > 0}
+    return {}
+
+
+def learn_native_unit(key: str, um_per_native: float) -> None:
+    """Remember an identified product's native unit, for later runs without the database."""
+    learned = load_learned()
+    if learned.get(key) == um_per_native:
+        return
+    learned[key] = um_per_native
+    with contextlib.suppress(OSError):
+        path = learned_units_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(learned, indent=1, sort_keys=True))
+
+
+def plan_units(device: Device, axis: Axis, options: ConnectOptions, db_problem: str | None,
+               connection: Connection) -> UnitPlan:
+    """Micrometres when identified; otherwise native units with a factor from somewhere."""
+    with translated("reading the device's identity", connection):
+        key = product_key(device, axis)
+        if db_problem is None:
+            per_um = axis.settings.convert_to_native_units("pos", 1.0, Units.LENGTH_MICROMETRES)
+            if per_um > 0:
+                learn_native_unit(key, 1.0 / per_um)
+            return UnitPlan(Units.LENGTH_MICROMETRES, 1.0, f"identified as {device.name}")
+    if options.native_unit_um is not None:
+        if not options.native_unit_um > 0:
+            raise InputError("--native-unit-um must be a positive number of micrometres")
+        return UnitPlan(Units.NATIVE, options.native_unit_um, "native units (--native-unit-um)")
+    known = KNOWN_NATIVE_UNIT_UM.get(key) or load_learned().get(key)
+    if known is not None:
+        return UnitPlan(Units.NATIVE, known, f"native units ({known:g} um each, known for {key})")
+    raise InputError(
+        f"cannot convert micrometres for device {device.device_address} (product {key}): "
+        f"{db_problem}. Give --device-db FILE (an offline copy of Zaber's device database) or "
+        "--native-unit-um UM (the stage's native unit in micrometres: 'microstep size' or "
+        "'encoder resolution' on its datasheet)"
+    )
+
+
+def home_if_needed(axis: Axis, connection: Connection) -> None:
+    with translated("homing", connection):
+        if not axis.is_homed():
+            axis.home(wait_until_idle=True)
+
+
+def open_zaber_stage(port: str, options: ConnectOptions) -> tuple[Stage, Callable[[], None]]:
+    """Connect, identify (or fall back to native units), home if needed; returns stage and closer."""
+    database = database_choice(options)
+    configure_library(database)
+    connection = open_connection(port)
+    try:
+        device = connection.get_device(options.device)
+        db_problem = identify(device, database, connection)
+        axis = device.get_axis(options.axis)
+        with translated(f"checking axis {options.axis}", connection):
+            axis.generic_command("get pos")  # a missing axis answers BADAXIS here, before we move
+        units = plan_units(device, axis, options, db_problem, connection)
+        home_if_needed(axis, connection)
+        stage = ZaberStage(connection, axis, units,
+                           f"Zaber device {options.device} axis {options.axis} on {port}, {units.how}")
+    except BaseException:
+        with contextlib.suppress(MotionLibException):
+            connection.close()
+        raise
+    return stage, stage.close
