@@ -1,0 +1,158 @@
+"""Micro-Manager through pymmcore-plus: the core's focus drive and camera as our Stage and Camera.
+
+Works with any ``CMMCorePlus`` (C++ device adapters) and with ``UniMMCore`` (which adds pure-Python
+devices). The adapters talk to the core only through its public API: ``setPosition``,
+``getPosition``, ``waitForDevice``, ``stop``, ``snapImage``, ``getImage``, ``getExposure``.
+
+Micro-Manager errors arrive as ``RuntimeError`` (``CMMError``) from C++ and as anything at all from
+Python devices, so every call is wrapped and re-raised as :class:`StageError` / :class:`CameraError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from autofocus.devices.base import Frame, Microscope
+from autofocus.errors import CameraError, InputError, StageError
+
+if TYPE_CHECKING:
+    from pymmcore_plus import CMMCorePlus
+
+__all__ = ["MMCamera", "MMStage", "open_core_microscope"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _call(error: type[Exception], what: str, action: Callable[[], T]) -> T:
+    """Run one core call; turn whatever the device layer raises into our ``error``."""
+    try:
+        return action()
+    except Exception as exc:
+        raise error(f"Micro-Manager: {what} failed: {exc}") from exc
+
+
+class MMStage:
+    """A Micro-Manager single-axis stage (by default the core's current focus device).
+
+    ``label=None`` follows the core's *current* focus device at each call, as Micro-Manager's own
+    ``setPosition(z)`` does. Micro-Manager has no travel-limit API for focus stages, so limits are
+    whatever the caller knows (default: unbounded; the runner still confines every move to the
+    search range).
+    """
+
+    def __init__(
+        self,
+        core: CMMCorePlus,
+        label: str | None = None,
+        limits_um: tuple[float, float] = (-math.inf, math.inf),
+    ) -> None:
+        self._core = core
+        self._label = label
+        self._limits = limits_um
+
+    @property
+    def label(self) -> str:
+        label = self._label or str(self._core.getFocusDevice())
+        if not label:
+            raise StageError("Micro-Manager: no focus device is set (core.setFocusDevice)")
+        return label
+
+    @property
+    def limits_um(self) -> tuple[float, float]:
+        return self._limits
+
+    def position_um(self) -> float:
+        label = self.label
+        return float(_call(StageError, f"getPosition({label!r})", lambda: self._core.getPosition(label)))
+
+    def move_to_um(self, z_um: float) -> None:
+        label = self.label
+        _call(StageError, f"setPosition({label!r}, {z_um:g})", lambda: self._core.setPosition(label, z_um))
+        _call(StageError, f"waitForDevice({label!r})", lambda: self._core.waitForDevice(label))
+
+    def stop(self) -> None:
+        # Many focus drives do not implement Stop (DEVICE_UNSUPPORTED_COMMAND) and every move here
+        # already waited for the device, so a failing stop is logged rather than raised: raising
+        # would make the runner believe the stage cannot be returned to its start.
+        label = self._label or str(self._core.getFocusDevice())
+        if not label:
+            return
+        try:
+            self._core.stop(label)
+        except Exception as exc:
+            logger.debug("Micro-Manager stop(%r) not available: %s", label, exc)
+
+
+class MMCamera:
+    """A Micro-Manager camera (by default the core's current camera).
+
+    With an explicit ``label`` that is not the current camera, the current camera is switched for
+    the snap and switched back, because ``snapImage`` acts on the current camera only.
+    """
+
+    def __init__(self, core: CMMCorePlus, label: str | None = None) -> None:
+        self._core = core
+        self._label = label
+
+    @property
+    def label(self) -> str:
+        label = self._label or str(self._core.getCameraDevice())
+        if not label:
+            raise CameraError("Micro-Manager: no camera is set (core.setCameraDevice)")
+        return label
+
+    @property
+    def exposure_s(self) -> float:
+        label = self.label
+        return float(_call(CameraError, "getExposure", lambda: self._core.getExposure(label))) / 1000.0
+
+    def grab(self) -> Frame:
+        with self._as_current_camera():
+            _call(CameraError, "snapImage", self._core.snapImage)
+            image: Any = _call(CameraError, "getImage", self._core.getImage)
+        return _monochrome(np.asarray(image))
+
+    @contextlib.contextmanager
+    def _as_current_camera(self) -> Iterator[None]:
+        wanted = self.label
+        current = str(self._core.getCameraDevice())
+        if wanted == current:
+            yield
+            return
+        _call(CameraError, f"setCameraDevice({wanted!r})", lambda: self._core.setCameraDevice(wanted))
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):  # the snap's own error is the one to report
+                self._core.setCameraDevice(current)
+
+
+def _monochrome(image: np.ndarray) -> Frame:
+    """Micro-Manager RGB cameras give (h, w, 3|4); focus scoring wants one channel."""
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        return image[..., :3].mean(axis=2, dtype=np.float32)
+    raise CameraError(f"Micro-Manager: unexpected image shape {image.shape}")
+
+
+def open_core_microscope(
+    core: CMMCorePlus,
+    stage_label: str | None = None,
+    camera_label: str | None = None,
+    limits_um: tuple[float, float] = (-math.inf, math.inf),
+) -> Microscope:
+    """Our :class:`Microscope` over a core. Nothing is closed on ``close()``: the core is the
+    caller's, and unloading its devices is the caller's decision."""
+    if not hasattr(core, "snapImage") or not hasattr(core, "setPosition"):
+        raise InputError(f"expected a pymmcore-plus CMMCorePlus, got {type(core).__name__}")
+    stage = MMStage(core, stage_label, limits_um)
+    camera = MMCamera(core, camera_label)
+    return Microscope(stage, camera, description=f"Micro-Manager: {stage.label} + {camera.label}")

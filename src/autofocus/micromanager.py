@@ -1,0 +1,317 @@
+"""Software autofocus for Micro-Manager (pymmcore-plus).
+
+Two ways in:
+
+* :func:`focus` — one call on any ``CMMCorePlus``: search around the current focus position with
+  the core's current focus device and camera, end in focus (or back where it started).
+* :class:`SoftwareAutofocus` on an :class:`AutofocusCore` — an AutoFocus *device*, so that
+  ``core.fullFocus()`` and an MDA with ``autofocus_plan=AxesBasedAF(...)`` run this package's
+  autofocus at each position.
+
+Why a core subclass: pymmcore-plus 0.18's ``UniMMCore`` loads pure-Python devices but has no
+AutoFocus device base class and sends ``fullFocus``, ``getAutoFocusDevice``, ``setAutoFocusOffset``,
+``incrementalFocus``, ... straight to the C++ core, which knows nothing of Python devices. The MDA
+engine executes ``useq.HardwareAutofocus`` events with exactly those calls, so :class:`AutofocusCore`
+routes them to a Python AutoFocus device when one is current and to C++ otherwise. C++ device
+adapters keep working: a real camera and focus drive with the software autofocus is the main use.
+
+Supported: pymmcore-plus 0.18.x (tested on 0.18.1) with useq-schema >= 0.9. The routing uses only
+public core methods (``loadPyDevice``, ``isPyDevice``, ``unloadDevice``, the AutoFocus API), and the
+device uses only the public ``experimental.unicore.Device`` API. Later versions that add their own
+AutoFocus routing are overridden by this subclass for :class:`SoftwareAutofocus` devices only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from autofocus.devices.micromanager import MMCamera, MMStage, open_core_microscope
+from autofocus.errors import AutofocusError, FocusNotFound, InputError
+from autofocus.metrics import METRICS, make_metric
+from autofocus.result import FocusResult
+from autofocus.runner import AutofocusSettings, EventHandler, run_autofocus
+from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
+
+try:
+    from pymmcore_plus import CMMCorePlus, DeviceType
+    from pymmcore_plus.experimental.unicore import Device, UniMMCore
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "autofocus.micromanager needs pymmcore-plus: pip install 'autofocus[micromanager]'"
+    ) from exc
+
+__all__ = [
+    "AutofocusCore",
+    "SoftwareAutofocus",
+    "focus",
+    "install_software_autofocus",
+]
+
+
+def focus(
+    core: CMMCorePlus,
+    range_um: float = 50.0,
+    step_um: float = 2.0,
+    *,
+    center_um: float | None = None,
+    stage_label: str | None = None,
+    camera_label: str | None = None,
+    limits_um: tuple[float, float] = (-math.inf, math.inf),
+    on_event: EventHandler | None = None,
+    **options: Any,
+) -> FocusResult:
+    """Autofocus with a Micro-Manager core's focus device and camera.
+
+    Searches ``range_um`` (total width) centred on ``center_um`` (default: the current position)
+    in ``step_um`` steps. ``options`` are any further :class:`AutofocusSettings` fields
+    (``strategy``, ``metric``, ``blur``, ``roi``, ``downsample``, ``settle_s``, ``backlash_um``,
+    ``timeout_s``). Returns the result; the stage ends at the best position, or back at its
+    start when focus was not found (``result.reason`` says why).
+    """
+    microscope = open_core_microscope(core, stage_label, camera_label, limits_um)
+    center = microscope.stage.position_um() if center_um is None else center_um
+    try:
+        settings = AutofocusSettings(
+            start_um=center - range_um / 2, end_um=center + range_um / 2, step_um=step_um, **options
+        )
+    except TypeError as exc:  # an unknown or duplicated option name
+        raise InputError(f"focus(): {exc}") from None
+    return run_autofocus(microscope, settings, on_event=on_event)
+
+
+# Property names follow Micro-Manager's own software autofocus (OughtaFocus): unit suffixes.
+RANGE, STEP, STRATEGY, METRIC = "SearchRange_um", "Step_um", "Strategy", "Metric"
+SETTLE, BACKLASH, OFFSET = "Settle_ms", "Backlash_um", "Offset_um"
+INCREMENTAL_FRACTION = 4
+"""``incrementalFocus`` searches this fraction of the full range: it is meant for small drifts."""
+
+
+class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaque to mypy here
+    """A Micro-Manager AutoFocus device that runs this package's search on the core's current
+    focus device and camera. Load it into an :class:`AutofocusCore`.
+
+    Its properties (``SearchRange_um``, ``Step_um``, ``Strategy``, ``Metric``, ``Settle_ms``,
+    ``Backlash_um``, ``Offset_um``) can be changed with ``core.setProperty`` like any device's.
+    The search is centred on the focus position at the moment ``fullFocus`` is called; the
+    offset is added to the found focus before the stage stops (image above/below the plane the
+    autofocus locks on).
+    """
+
+    _TYPE = DeviceType.AutoFocus
+
+    def __init__(
+        self,
+        search_range_um: float = 50.0,
+        step_um: float = 2.0,
+        strategy: str = DEFAULT_STRATEGY,
+        metric: str = "laplacian",
+        settle_ms: float = 0.0,
+        backlash_um: float = 0.0,
+        offset_um: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.last_result: FocusResult | None = None
+        """The most recent search, with its whole focus curve."""
+        self.on_event: EventHandler | None = None
+        """Optional progress callback for searches started through the core."""
+        self._register(RANGE, search_range_um, limits=(1e-3, 1e5))
+        self._register(STEP, step_um, limits=(1e-4, 1e4))
+        self._register(STRATEGY, strategy, allowed=sorted(STRATEGIES))
+        self._register(METRIC, metric, allowed=sorted(METRICS))
+        self._register(SETTLE, settle_ms, limits=(0.0, 60_000.0))
+        self._register(BACKLASH, backlash_um, limits=(0.0, 1e4))
+        self._register(OFFSET, offset_um, limits=(-1e4, 1e4))
+
+    def _register(
+        self,
+        name: str,
+        value: float | str,
+        limits: tuple[float, float] | None = None,
+        allowed: list[str] | None = None,
+    ) -> None:
+        # Plain stored properties: the core validates against limits/allowed values on set.
+        self.register_property(name, default_value=value, limits=limits, allowed_values=allowed)
+        self.set_property_value(name, value)
+
+    def _number(self, name: str) -> float:
+        return float(self.get_property_value(name))
+
+    def settings_options(self) -> dict[str, Any]:
+        """The search options these properties stand for (keyword arguments of :func:`focus`)."""
+        return {
+            "range_um": self._number(RANGE),
+            "step_um": self._number(STEP),
+            "strategy": str(self.get_property_value(STRATEGY)),
+            "metric": str(self.get_property_value(METRIC)),
+            "settle_s": self._number(SETTLE) / 1000.0,
+            "backlash_um": self._number(BACKLASH),
+        }
+
+    def full_focus(self, core: CMMCorePlus, range_fraction: float = 1.0) -> FocusResult:
+        """Search, then apply the offset. Raises FocusNotFound when there is no focus to find."""
+        options = self.settings_options()
+        # Never narrower than four steps, or there would be no peak to see.
+        options["range_um"] = max(options["range_um"] * range_fraction, 4 * options["step_um"])
+        result = focus(core, on_event=self.on_event, **options)
+        self.last_result = result
+        if not result.focused:
+            raise FocusNotFound(result.reason)
+        offset = self._number(OFFSET)
+        if offset and result.final_z_um is not None:
+            MMStage(core).move_to_um(result.final_z_um + offset)
+        return result
+
+    def incremental_focus(self, core: CMMCorePlus) -> FocusResult:
+        return self.full_focus(core, 1.0 / INCREMENTAL_FRACTION)
+
+    def last_focus_score(self) -> float:
+        result = self.last_result
+        return float(result.score) if result is not None and result.score is not None else 0.0
+
+    def current_focus_score(self, core: CMMCorePlus) -> float:
+        score = make_metric(str(self.get_property_value(METRIC)))
+        return float(score(MMCamera(core).grab()))
+
+    def offset_um(self) -> float:
+        return self._number(OFFSET)
+
+    def set_offset_um(self, offset: float) -> None:
+        self.set_property_value(OFFSET, float(offset))
+
+
+class AutofocusCore(UniMMCore):  # type: ignore[misc]
+    """``UniMMCore`` that sends Micro-Manager's AutoFocus calls to a :class:`SoftwareAutofocus`
+    device when it is the current AutoFocus device (and to the C++ core otherwise).
+
+    Routed: ``setAutoFocusDevice``/``getAutoFocusDevice``, ``fullFocus``, ``incrementalFocus``,
+    ``getLastFocusScore``, ``getCurrentFocusScore``, ``setAutoFocusOffset``/``getAutoFocusOffset``,
+    ``enableContinuousFocus``/``isContinuousFocusEnabled``/``isContinuousFocusLocked``.
+    Failures are raised as ``RuntimeError`` (chained to our exception), as C++ AutoFocus devices'
+    are: the MDA engine catches exactly that, logs it and carries on with the acquisition.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._software_af: dict[str, SoftwareAutofocus] = {}
+        self._current_software_af = ""
+        super().__init__(*args, **kwargs)
+
+    # --- bookkeeping of our devices (public UniMMCore API only) ------------------------------
+
+    def loadPyDevice(self, label: str, device: Device) -> None:
+        super().loadPyDevice(label, device)
+        if isinstance(device, SoftwareAutofocus):
+            self._software_af[label] = device
+
+    load_py_device = loadPyDevice
+
+    def unloadDevice(self, label: str) -> None:
+        self._forget(label)
+        super().unloadDevice(label)
+
+    def unloadAllDevices(self) -> None:
+        self._forget_all()
+        super().unloadAllDevices()
+
+    def reset(self) -> None:
+        self._forget_all()
+        super().reset()
+
+    def _forget(self, label: str) -> None:
+        self._software_af.pop(label, None)
+        if self._current_software_af == label:
+            self._current_software_af = ""
+
+    def _forget_all(self) -> None:
+        self._software_af.clear()
+        self._current_software_af = ""
+
+    def _software(self) -> SoftwareAutofocus | None:
+        return self._software_af.get(self._current_software_af)
+
+    # --- the AutoFocus API ---------------------------------------------------------------------
+
+    def setAutoFocusDevice(self, focusLabel: str) -> None:
+        if focusLabel in self._software_af:
+            super().setAutoFocusDevice("")  # one current AutoFocus device, never two
+            self._current_software_af = focusLabel
+            return
+        self._current_software_af = ""
+        super().setAutoFocusDevice(focusLabel)
+
+    def getAutoFocusDevice(self) -> str:
+        return self._current_software_af or str(super().getAutoFocusDevice())
+
+    def fullFocus(self) -> None:
+        if (device := self._software()) is None:
+            return super().fullFocus()  # type: ignore[no-any-return]
+        self._run(device, device.full_focus)
+
+    def incrementalFocus(self) -> None:
+        if (device := self._software()) is None:
+            return super().incrementalFocus()  # type: ignore[no-any-return]
+        self._run(device, device.incremental_focus)
+
+    def _run(self, device: SoftwareAutofocus, search: Callable[[CMMCorePlus], FocusResult]) -> None:
+        with device:  # the device lock: one search at a time
+            try:
+                search(self)
+            except AutofocusError as exc:
+                raise RuntimeError(f"software autofocus: {exc.describe()}") from exc
+
+    def getLastFocusScore(self) -> float:
+        if (device := self._software()) is None:
+            return float(super().getLastFocusScore())
+        return device.last_focus_score()
+
+    def getCurrentFocusScore(self) -> float:
+        if (device := self._software()) is None:
+            return float(super().getCurrentFocusScore())
+        try:
+            return device.current_focus_score(self)
+        except AutofocusError as exc:
+            raise RuntimeError(f"software autofocus: {exc}") from exc
+
+    def setAutoFocusOffset(self, offset: float) -> None:
+        if (device := self._software()) is None:
+            return super().setAutoFocusOffset(offset)  # type: ignore[no-any-return]
+        device.set_offset_um(offset)
+
+    def getAutoFocusOffset(self) -> float:
+        if (device := self._software()) is None:
+            return float(super().getAutoFocusOffset())
+        return device.offset_um()
+
+    def enableContinuousFocus(self, enable: bool) -> None:
+        if self._software() is None:
+            return super().enableContinuousFocus(enable)  # type: ignore[no-any-return]
+        if enable:
+            # A software search needs the camera to itself; it cannot run alongside imaging.
+            raise RuntimeError("software autofocus has no continuous mode")
+
+    def isContinuousFocusEnabled(self) -> bool:
+        return False if self._software() is not None else bool(super().isContinuousFocusEnabled())
+
+    def isContinuousFocusLocked(self) -> bool:
+        return False if self._software() is not None else bool(super().isContinuousFocusLocked())
+
+
+def install_software_autofocus(
+    core: AutofocusCore, label: str = "SoftwareAutofocus", **properties: Any
+) -> SoftwareAutofocus:
+    """Load, initialise and select a :class:`SoftwareAutofocus` in one call.
+
+    ``properties`` are the device's constructor arguments (``search_range_um``, ``step_um``,
+    ``strategy``, ``metric``, ``settle_ms``, ``backlash_um``, ``offset_um``).
+    """
+    if not isinstance(core, AutofocusCore):
+        raise InputError(
+            "the software autofocus device needs an autofocus.micromanager.AutofocusCore "
+            f"(a UniMMCore that routes fullFocus to Python devices), got {type(core).__name__}"
+        )
+    device = SoftwareAutofocus(**properties)
+    core.loadPyDevice(label, device)
+    core.initializeDevice(label)
+    core.setAutoFocusDevice(label)
+    return device

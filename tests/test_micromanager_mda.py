@@ -1,0 +1,75 @@
+"""Acceptance: a pymmcore-plus MDA with `AxesBasedAF` runs our software autofocus at each position.
+
+Positions sit on a tilted slide, so each has a different true focus height, and each position's
+nominal z is off focus. The recorded z-stacks must be centred on the true focus within one z step.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pymmcore_plus")
+pytest.importorskip("useq")
+
+import useq
+from tests.conftest import small_sim
+
+from autofocus.micromanager import AutofocusCore, install_software_autofocus
+from autofocus.runner import ProgressEvent
+from autofocus.sim.mmdevices import SimulatedSlide, load_simulated_devices, tilted
+
+Z_STEP_UM = 1.0
+STRATEGY = "sweep"  # the tutorial's search, every step: its accuracy is one search step
+NOMINAL_Z_UM = 10_005.0  # where the user thinks focus is: 7..23 um off on this slide
+X_POSITIONS_UM = (0.0, 800.0, 1_600.0)
+
+
+@pytest.fixture
+def slide() -> SimulatedSlide:
+    # 10 um of height per mm of x: the three positions' focus differs by 8 um each.
+    return SimulatedSlide(small_sim(start_um=NOMINAL_Z_UM), tilted(10.0))
+
+
+@pytest.fixture
+def core(tmp_path: Path, slide: SimulatedSlide) -> Iterator[AutofocusCore]:
+    mmc = AutofocusCore(mm_path=str(tmp_path))
+    load_simulated_devices(mmc, slide)
+    yield mmc
+    mmc.unloadAllDevices()
+
+
+@pytest.mark.timeout(60)
+def test_mda_z_stacks_are_centred_on_the_true_focus(core: AutofocusCore, slide: SimulatedSlide) -> None:
+    device = install_software_autofocus(core, search_range_um=50.0, step_um=1.0, strategy=STRATEGY)
+    searches: list[ProgressEvent] = []
+    device.on_event = lambda event: searches.append(event) if event.kind == "start" else None
+
+    stacks: dict[int, list[float]] = defaultdict(list)
+    truths: dict[int, float] = {}
+
+    def record(image: Any, event: Any, meta: Any = None) -> None:
+        p = event.index["p"]
+        stacks[p].append(core.getPosition())  # where the frame was really taken
+        truths[p] = slide.true_focus_um(*slide.xy_um)
+
+    core.mda.events.frameReady.connect(record)
+    sequence = useq.MDASequence(
+        stage_positions=[useq.Position(x=x, y=0.0, z=NOMINAL_Z_UM) for x in X_POSITIONS_UM],
+        z_plan=useq.ZRangeAround(range=6.0, step=Z_STEP_UM),
+        autofocus_plan=useq.AxesBasedAF(axes=("p",)),
+    )
+    core.mda.run(sequence)
+
+    assert len(searches) == len(X_POSITIONS_UM)  # one autofocus per position
+    assert sorted(stacks) == [0, 1, 2]
+    heights = [truths[p] for p in sorted(truths)]
+    assert heights[1] - heights[0] == pytest.approx(8.0)  # the positions really differ
+    for p, zs in stacks.items():
+        assert len(zs) == 7
+        centre = sum(zs) / len(zs)
+        assert abs(centre - truths[p]) <= Z_STEP_UM, (p, centre, truths[p])
