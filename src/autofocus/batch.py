@@ -35,6 +35,8 @@ from autofocus.stack import IMAGE_SUFFIXES, TIFF_SUFFIXES, TiffPlanes, natural_k
 
 LOCAL_SCHEDULERS = ("threads", "processes", "sync")
 DEFAULT_SCHEDULER = "threads"
+CONNECT_TIMEOUT_S = 10.0
+"""How long to wait for a dask.distributed scheduler before calling its address bad input."""
 
 
 # --- what is scored --------------------------------------------------------------------------------
@@ -112,8 +114,8 @@ def _texture(width: int, height: int, bits: int, seed: int) -> np.ndarray:
 
 
 def collect_files(paths: Iterable[str]) -> list[ImageFile]:
-    """Image files named directly, found under folders (recursively) or matched by globs, each
-    folder's files in natural name order. Unknown names are an input error, found before work."""
+    """Image files named directly, found under folders (recursively, in natural name order) or
+    matched by globs. Unknown names are an input error, found before work."""
     import glob
 
     found: list[ImageFile] = []
@@ -123,7 +125,7 @@ def collect_files(paths: Iterable[str]) -> list[ImageFile]:
             found.append(ImageFile(str(path)))
         elif path.is_dir():
             files = (p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            found.extend(ImageFile(str(p)) for p in sorted(files, key=lambda p: (p.parent, natural_key(p))))
+            found.extend(ImageFile(str(p)) for p in sorted(files, key=lambda p: _tree_key(p, path)))
         else:
             matches = sorted((Path(p) for p in glob.glob(text, recursive=True)), key=natural_key)
             images = [p for p in matches if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
@@ -131,6 +133,11 @@ def collect_files(paths: Iterable[str]) -> list[ImageFile]:
                 raise InputError(f"{text}: no such file, folder or images matching it")
             found.extend(ImageFile(str(p)) for p in images)
     return found
+
+
+def _tree_key(path: Path, root: Path) -> list[list[Any]]:
+    """Natural order, folder by folder (a/img2 < a/img10 < b/img1 < top.tif)."""
+    return [natural_key(Path(part)) for part in path.relative_to(root).parts]
 
 
 # --- scoring (runs on the workers) -----------------------------------------------------------------
@@ -253,7 +260,7 @@ def _distributed_scheduler(address: str) -> Iterator[Scheduler]:
             "--scheduler ADDRESS needs dask.distributed: pip install 'autofocus[batch]'"
         ) from None
     try:
-        client = Client(address, timeout=10)
+        client = Client(address, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError) as exc:
         raise InputError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:
