@@ -2,9 +2,9 @@
 
 Run: ``.venv/bin/python benchmarks/sim_render.py [--frames N] [--width W --height H]``.
 Each frame is grabbed at a new defocus (so the OTF cache never hides the profile computation),
-with the stage settled; the table shows the median and the fastest of N frames in milliseconds (the fastest is the
-render cost when no other process competes for the two cores; the load average is printed),
-plus the one-off construction time (specimen + spectrum) and the OTF-model build time.
+with the stage settled. The table shows the median and the fastest of N frames in milliseconds
+(the fastest is the render cost when no other process competes for the cores; the load average
+is printed), plus the one-off construction time (specimen + spectrum) and the OTF-model build.
 """
 
 from __future__ import annotations
