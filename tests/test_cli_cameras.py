@@ -88,6 +88,16 @@ def test_missing_spinnaker_sdk_is_one_line_and_exit_2(
     assert "Spinnaker SDK" in err and "pip install" in err
 
 
+def test_missing_harvesters_names_the_extra_and_exits_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for module in ("harvesters", "harvesters.core", "genicam"):
+        monkeypatch.setitem(sys.modules, module, None)
+    code, out, err = run(capsys, *SWEEP_ARGS, "--camera", "genicam:/some/producer.cti")
+    assert (code, out) == (2, "")
+    assert "pip install 'autofocus[genicam]'" in err
+
+
 def test_bad_camera_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for camera in (f"opencv:{tmp_path / 'missing.mkv'}", "genicam:/no/producer.cti", "spinnaker?x=1"):
         code, _, err = run(capsys, *SWEEP_ARGS, "--camera", camera)

@@ -74,9 +74,11 @@ def find_producers(path_text: str) -> list[Path]:
     return found
 
 
-def open_harvester(producers: list[Path]) -> Any:
-    """A Harvester with the producers loaded and its device list filled in."""
+def open_harvester(cti_path: str | Path = "") -> Any:
+    """A Harvester with the producer(s) loaded (see ``find_producers``) and its device list filled
+    in. The library is checked first: without it, no path is worth asking about."""
     core = _harvesters()
+    producers = find_producers(str(cti_path))
     harvester = core.Harvester(logger=HARVESTERS_LOG)
     load_errors: tuple[type[Exception], ...] = (OSError, *_library_errors())
     try:
@@ -91,7 +93,7 @@ def open_harvester(producers: list[Path]) -> Any:
 
 def list_cameras(cti_path: str | Path = "") -> list[str]:
     """One line per camera the producer(s) can reach: index, display name, serial number."""
-    harvester = open_harvester(find_producers(str(cti_path)))
+    harvester = open_harvester(cti_path)
     try:
         return [_describe(i, info) for i, info in enumerate(harvester.device_info_list)]
     finally:
@@ -261,7 +263,7 @@ class GenICamCamera:
 def open_genicam(cti_path: str | Path = "", settings: CameraSettings | None = None) -> GenICamCamera:
     """Load the producer(s), open the chosen camera and configure it."""
     settings = settings or CameraSettings()
-    harvester = open_harvester(find_producers(str(cti_path)))
+    harvester = open_harvester(cti_path)
     try:
         index = _pick_device(list(harvester.device_info_list), settings.device)
         name = f"GenICam camera {_identity(harvester.device_info_list[index]).get('display_name')}"
