@@ -163,12 +163,12 @@ def open_opencv(source: int | str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Open
     """Open a device index, video file or stream URL and choose how its frames become grey."""
     capture = cv2.VideoCapture(source)
     name = f"OpenCV camera {source}" if isinstance(source, int) else f"OpenCV source {source}"
+    is_file = isinstance(source, str) and Path(source).is_file()
     if not capture.isOpened():
         capture.release()
-        if isinstance(source, str) and Path(source).is_file():
+        if is_file:
             raise InputError(f"OpenCV cannot read {source!r} as a video")
         raise CameraError(f"{name}: cannot open it (not connected, or in use by another program)")
-    is_file = isinstance(source, str) and Path(source).is_file()
     raw_shape = None
     if delivers_high_bit_grey(capture):
         capture.set(cv2.CAP_PROP_CONVERT_RGB, 0)
