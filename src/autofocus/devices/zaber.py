@@ -162,9 +162,11 @@ class ZaberStage:
 
     def move_to_um(self, z_um: float) -> None:
         doing = f"the move to {z_um / 1000:.6f} mm"
+        target = z_um / self._units.um_per_unit
+        if self._units.unit == Units.NATIVE:
+            target = round(target)  # positions are whole native units; 100122.99999 is BADDATA
         with translated(doing, self._connection):
-            self._axis.move_absolute(z_um / self._units.um_per_unit, self._units.unit,
-                                     wait_until_idle=True)
+            self._axis.move_absolute(target, self._units.unit, wait_until_idle=True)
 
     def stop(self) -> None:
         with translated("stopping", self._connection):
@@ -246,14 +248,12 @@ def check_database_file(path: Path) -> None:
 
 
 def identify(device: Device, database: Path | str | None, connection: Connection) -> str | None:
-    """Identify through the database; None when it is unreachable (then native units).
-    Returns the database problem so the error for a missing factor can mention it."""
-    doing = f"talking to device {device.device_address}"
-    if database == "offline":
-        with translated(doing, connection):
-            device.generic_command("get deviceid")  # still prove the device answers
-        return "the device database is switched off (--device-db offline)"
+    """Identify through the database; returns None when identified, else why not (then the
+    stage runs in native units, and the error for a missing factor quotes this)."""
     try:
+        if database == "offline":
+            device.generic_command("get deviceid")  # still prove that the device answers
+            return "the device database is switched off (--device-db offline)"
         device.identify()
         return None
     except DeviceDbFailedException as exc:
@@ -267,7 +267,7 @@ def identify(device: Device, database: Path | str | None, connection: Connection
             "the one the device is connected to"
         ) from None
     except MotionLibException as exc:
-        raise stage_error(exc, doing, connection) from None
+        raise stage_error(exc, f"talking to device {device.device_address}", connection) from None
 
 
 def product_key(device: Device, axis: Axis) -> str:
