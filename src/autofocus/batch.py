@@ -237,7 +237,8 @@ def _local_scheduler(name: str, workers: int | None) -> Iterator[Scheduler]:
 
         # spawn, not fork: forking a process that already runs threads (Dask's, the caller's)
         # can deadlock the children.
-        pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_one_thread_per_worker)
     # One pool for the whole run: Dask would otherwise start a new pool for every wave.
     options: dict[str, Any] = {"scheduler": name} if pool is None else {"scheduler": name, "pool": pool}
 
@@ -272,6 +273,12 @@ def _distributed_scheduler(address: str) -> Iterator[Scheduler]:
         yield Scheduler(address, threads, compute)
     finally:
         client.close()
+
+
+def _one_thread_per_worker() -> None:
+    """Each worker process is one core's worth of work already: OpenCV's own thread pool on top
+    would only oversubscribe the cores."""
+    cv2.setNumThreads(1)
 
 
 def chunked(items: Iterable[FrameSource], size: int) -> Iterator[list[FrameSource]]:
