@@ -3,6 +3,8 @@ pymmcore-plus UniMMCore with the simulated microscope loaded as pure-Python devi
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,6 @@ from autofocus.runner import ProgressEvent
 from autofocus.sim.mmdevices import SimulatedSlide, load_simulated_devices
 
 START_UM = 10_000.0
-STRATEGY = "sweep"  # the tutorial's search, every step: its accuracy is one search step
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_open_core_microscope_rejects_other_objects() -> None:
 
 def test_focus_finds_the_true_focus_and_stays_there(core: AutofocusCore, slide: SimulatedSlide) -> None:
     events: list[ProgressEvent] = []
-    result = focus(core, range_um=40.0, step_um=1.0, strategy=STRATEGY, on_event=events.append)
+    result = focus(core, range_um=40.0, step_um=1.0, on_event=events.append)
     assert result.focused, result.reason
     assert result.best_z_um is not None
     assert abs(result.best_z_um - slide.true_focus_um(0, 0)) <= 1.0
@@ -104,7 +105,7 @@ def test_focus_finds_the_true_focus_and_stays_there(core: AutofocusCore, slide: 
 
 def test_focus_around_an_explicit_centre(core: AutofocusCore, slide: SimulatedSlide) -> None:
     core.setPosition(9_900.0)
-    result = focus(core, 30.0, 1.0, center_um=10_010.0, strategy=STRATEGY)
+    result = focus(core, 30.0, 1.0, center_um=10_010.0)
     assert result.focused
     assert min(s.z_um for s in result.curve.samples) >= 9_995.0 - 1e-6
 
@@ -113,7 +114,7 @@ def test_focus_on_an_empty_field_returns_to_start(tmp_path: Path) -> None:
     mmc = AutofocusCore(mm_path=str(tmp_path))
     load_simulated_devices(mmc, SimulatedSlide(small_sim(start_um=START_UM, specimen="empty")))
     try:
-        result = focus(mmc, 20.0, 2.0, strategy=STRATEGY)
+        result = focus(mmc, 20.0, 2.0)
         assert not result.focused
         assert result.reason
         assert mmc.getPosition() == pytest.approx(START_UM)
@@ -130,7 +131,7 @@ def test_focus_rejects_unknown_options(core: AutofocusCore) -> None:
 
 
 def test_software_autofocus_is_the_cores_autofocus_device(core: AutofocusCore) -> None:
-    device = install_software_autofocus(core, search_range_um=40.0, step_um=1.0, strategy=STRATEGY)
+    device = install_software_autofocus(core, search_range_um=40.0, step_um=1.0)
     assert core.getAutoFocusDevice() == "SoftwareAutofocus"
     assert core.getLoadedDevicesOfType(device.type()) == ("SoftwareAutofocus",)
     assert core.getProperty("SoftwareAutofocus", "Step_um") == pytest.approx(1.0)
@@ -144,7 +145,7 @@ def test_software_autofocus_is_the_cores_autofocus_device(core: AutofocusCore) -
 def test_full_focus_moves_to_focus_and_applies_the_offset(
     core: AutofocusCore, slide: SimulatedSlide
 ) -> None:
-    device = install_software_autofocus(core, search_range_um=40.0, step_um=1.0, strategy=STRATEGY)
+    device = install_software_autofocus(core, search_range_um=40.0, step_um=1.0)
     core.fullFocus()
     focused_z = core.getPosition()
     assert abs(focused_z - slide.true_focus_um(0, 0)) <= 1.0
@@ -156,11 +157,14 @@ def test_full_focus_moves_to_focus_and_applies_the_offset(
     assert core.getAutoFocusOffset() == pytest.approx(3.0)
     core.setPosition(START_UM)
     core.fullFocus()
-    assert core.getPosition() == pytest.approx(focused_z + 3.0)
+    second = device.last_result
+    assert second is not None and second.final_z_um is not None
+    assert abs(second.final_z_um - focused_z) <= 1.0
+    assert core.getPosition() == pytest.approx(second.final_z_um + 3.0)
 
 
 def test_incremental_focus_searches_a_narrower_window(core: AutofocusCore) -> None:
-    device = install_software_autofocus(core, search_range_um=40.0, step_um=1.0, strategy=STRATEGY)
+    device = install_software_autofocus(core, search_range_um=40.0, step_um=1.0)
     core.setPosition(10_010.0)
     core.incrementalFocus()
     assert device.last_result is not None
@@ -172,7 +176,7 @@ def test_full_focus_failure_is_a_runtime_error_and_the_stage_returns(tmp_path: P
     mmc = AutofocusCore(mm_path=str(tmp_path))
     load_simulated_devices(mmc, SimulatedSlide(small_sim(start_um=START_UM, specimen="empty")))
     try:
-        install_software_autofocus(mmc, search_range_um=20.0, step_um=2.0, strategy=STRATEGY)
+        install_software_autofocus(mmc, search_range_um=20.0, step_um=2.0)
         with pytest.raises(RuntimeError, match="software autofocus"):
             mmc.fullFocus()
         assert mmc.getPosition() == pytest.approx(START_UM)
@@ -216,6 +220,23 @@ def test_loading_by_module_and_class_name(core: AutofocusCore) -> None:
     assert core.getAutoFocusDevice() == "AF"
 
 
+def test_configuration_file_loads_and_selects_the_device(tmp_path: Path) -> None:
+    config = tmp_path / "autofocus.cfg"
+    config.write_text(
+        "#py pyDevice,SoftwareAutofocus,autofocus.micromanager,SoftwareAutofocus\n"
+        "Property,Core,Initialize,1\n"
+        "#py Property,SoftwareAutofocus,Step_um,0.5\n"
+        "#py Property,Core,AutoFocus,SoftwareAutofocus\n"
+    )
+    mmc = AutofocusCore(mm_path=str(tmp_path))
+    try:
+        mmc.loadSystemConfiguration(str(config))
+        assert mmc.getAutoFocusDevice() == "SoftwareAutofocus"
+        assert float(mmc.getProperty("SoftwareAutofocus", "Step_um")) == pytest.approx(0.5)
+    finally:
+        mmc.unloadAllDevices()
+
+
 def _device(core: AutofocusCore) -> SoftwareAutofocus:
     device = core._software()  # the test may look inside
     assert device is not None
@@ -249,3 +270,22 @@ class _FakeCore:
         image = np.zeros((4, 5, 4), dtype=np.uint8)
         image[..., 0], image[..., 1], image[..., 2] = 10, 20, 30
         return image
+
+
+def test_autofocus_imports_without_the_optional_libraries() -> None:
+    # Block the optional packages in a fresh interpreter: the core must not need them, and our
+    # modules must say which extra to install.
+    code = (
+        "import sys\n"
+        "for name in ('pymmcore_plus', 'useq', 'microscope', 'Pyro4'): sys.modules[name] = None\n"
+        "import autofocus, autofocus.runner, autofocus.sim\n"
+        "for module, extra in (('autofocus.micromanager', 'micromanager'),\n"
+        "                      ('autofocus.devices.pymicroscope', 'pymicroscope')):\n"
+        "    try:\n"
+        "        __import__(module)\n"
+        "    except ImportError as exc:\n"
+        "        assert f'autofocus[{extra}]' in str(exc), exc\n"
+        "    else:\n"
+        "        raise AssertionError(module)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
