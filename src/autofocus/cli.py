@@ -25,6 +25,7 @@ from autofocus import cli_recorded
 from autofocus.devices.connect import Connection, ConnectOptions, open_microscope
 from autofocus.errors import AutofocusError, InputError
 from autofocus.metrics import METRICS, Roi
+from autofocus.modes import MODES
 from autofocus.report import StepImageWriter, plot_curve
 from autofocus.result import FocusResult
 from autofocus.runner import AutofocusSettings, ProgressEvent, run_autofocus
@@ -185,7 +186,10 @@ def focus(
     blur: Annotated[int, typer.Option(help="median blur size in pixels (odd)")] = 9,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     strategy: Annotated[str, typer.Option(help=f"search: {', '.join(STRATEGIES)}")] = DEFAULT_STRATEGY,
-    metric: Annotated[str, typer.Option(help=f"focus measure: {', '.join(METRICS)}")] = "laplacian",
+    metric: Annotated[str | None, typer.Option(
+        help=f"focus measure: {', '.join(METRICS)} (default: the mode's)")] = None,
+    mode: Annotated[str, typer.Option(
+        help=f"imaging mode, picks the default measure: {', '.join(MODES)}")] = "auto",
     roi: Annotated[str | None, typer.Option(help="region of interest X,Y,WIDTH,HEIGHT (pixels)")] = None,
     settle_ms: Annotated[float, typer.Option(help="wait after each move, ms")] = 0.0,
     backlash_um: Annotated[float, typer.Option(help="final approach from below by this much, um")] = 0.0,
@@ -214,6 +218,7 @@ def focus(
         step_um=mm_to_um("STEP_MM", step_mm),
         strategy=strategy,
         metric=metric,
+        mode=mode,
         blur=blur,
         roi=parse_roi(roi),
         settle_s=settle_ms / 1000.0,

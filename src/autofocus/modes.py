@@ -1,22 +1,90 @@
-"""Imaging modes and the focus measure each one needs."""
+"""Imaging modes and the focus measures each one needs.
+
+A mode names what the camera sees, and so which measure finds focus best and what focus looks
+like on the curve. The choices below were made by measurement (``benchmarks/modes.py``: every
+registered measure on the simulated microscope, per specimen type and objective, scored on
+error, failures and capture range); rerun it when measures or the simulator change.
+
+- ``fluorescence``: bright objects on a dark background; focus is the curve's peak.
+- ``brightfield``: stained (absorbing) specimens in transmitted light; focus is the peak.
+- ``transparent``: unstained cells in transmitted light. A weak phase object is invisible at
+  focus and gains contrast on both sides of it, so plain intensity variance peaks tens of
+  micrometres away (the real ``brightfield_cells_set1`` set shows it 25 um off); the curve has
+  two humps with focus in the dip between them, unless the measure weighs fine detail that only
+  the in-focus cell edges carry.
+- ``auto``: any of the above. Focus is a single peak, or the dip between two balanced humps
+  (see :func:`autofocus.curve.transparent_humps`), so transparent specimens are handled without
+  being declared.
+
+Each mode also names its *coarse* measure: the one strategies bracket focus with (see
+:mod:`autofocus.search`), computed on a downsampled copy of each frame.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from autofocus.curve import Expect
 from autofocus.errors import InputError
+from autofocus.metrics import METRICS
 
 MODES = ("auto", "fluorescence", "brightfield", "transparent")
 
-_METRIC_FOR_MODE = {
-    "auto": "laplacian",
-    "fluorescence": "laplacian",
-    "brightfield": "laplacian",
-    "transparent": "laplacian",
+# Block-averaging factor of the coarse measure's frame: it keeps the detail that survives tens
+# of micrometres of defocus and averages pixel noise down by this factor.
+COARSE_DOWNSAMPLE = 4
+
+
+@dataclass(frozen=True)
+class ModeProfile:
+    """The measures and curve shape of one imaging mode. ``metric`` and ``coarse_metric`` list
+    preferences: the first one registered in :data:`autofocus.metrics.METRICS` is used, so a
+    mode keeps working while the registry changes."""
+
+    metric: tuple[str, ...]
+    coarse_metric: tuple[str, ...]
+    expect: Expect
+
+
+# Measured on the simulator (512x512 frames, 10x/20x/40x, bright and dim): the tutorial's
+# median-blurred Laplacian erases sub-resolution beads (its score is 0 at focus with 10x) and
+# loses its peak to the lateral blur of stage vibration; the band-pass (difference of
+# Gaussians) energy keeps a sharp peak on cells, beads and stained tissue and ignores pixel noise.
+# Normalized variance on a 4x smaller frame stays above the noise farthest from focus (about
+# +-20 um at 40x/0.75, +-130 um at 10x/0.3), hence the coarse measure. On transparent cells
+# every measure shows two humps around focus, which ``expect="auto"`` reads as a dip.
+_PROFILES = {
+    "fluorescence": ModeProfile(("bandpass", "laplacian"), ("normalized_variance", "laplacian"), "peak"),
+    "brightfield": ModeProfile(("bandpass", "laplacian"), ("normalized_variance", "laplacian"), "peak"),
+    "transparent": ModeProfile(("brenner", "laplacian"), ("normalized_variance", "laplacian"), "dip"),
+    "auto": ModeProfile(("bandpass", "laplacian"), ("normalized_variance", "laplacian"), "auto"),
 }
+
+
+def mode_profile(mode: str) -> ModeProfile:
+    try:
+        return _PROFILES[mode]
+    except KeyError:
+        raise InputError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}") from None
+
+
+def first_registered(names: tuple[str, ...]) -> str:
+    for name in names:
+        if name in METRICS:
+            return name
+    return "laplacian"
 
 
 def metric_for_mode(mode: str) -> str:
     """The default focus measure for an imaging mode."""
-    try:
-        return _METRIC_FOR_MODE[mode]
-    except KeyError:
-        raise InputError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}") from None
+    return first_registered(mode_profile(mode).metric)
+
+
+def coarse_metric_for_mode(mode: str) -> str:
+    """The measure strategies bracket focus with, on a ``COARSE_DOWNSAMPLE`` times smaller frame."""
+    return first_registered(mode_profile(mode).coarse_metric)
+
+
+def expect_for_mode(mode: str) -> Expect:
+    """What focus looks like on the curve in this mode (see :mod:`autofocus.curve`)."""
+    return mode_profile(mode).expect

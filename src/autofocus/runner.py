@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from autofocus.curve import FocusCurve, Peak, Sample
-from autofocus.devices.base import Frame, Microscope
+from autofocus.devices.base import ContinuousStage, Frame, Microscope
 from autofocus.errors import AutofocusError, InputError, LimitError, SearchTimeout
 from autofocus.metrics import Roi, make_metric
+from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
 from autofocus.result import FocusResult
-from autofocus.search import DEFAULT_STRATEGY, SearchSpace, get_strategy, run_strategy
+from autofocus.search import DEFAULT_STRATEGY, SearchSpace, get_strategy, run_strategy, stepped_sweep
 
 EventKind = Literal["start", "frame", "final-move", "done", "not-found", "failed", "returned"]
 
@@ -49,7 +50,9 @@ class AutofocusSettings:
     end_um: float
     step_um: float
     strategy: str = DEFAULT_STRATEGY
-    metric: str = "laplacian"
+    metric: str | None = None
+    """None: the measured default of ``mode`` (see :mod:`autofocus.modes`)."""
+    mode: str = "auto"
     blur: int = 9
     roi: Roi | None = None
     downsample: int = 1
@@ -78,7 +81,19 @@ class AutofocusSettings:
         if self.downsample < 1:
             raise InputError("downsample must be 1 or more")
         get_strategy(self.strategy)
-        make_metric(self.metric, blur=self.blur, roi=self.roi, downsample=self.downsample)
+        self.score_functions()
+
+    @property
+    def metric_name(self) -> str:
+        return self.metric if self.metric is not None else metric_for_mode(self.mode)
+
+    def score_functions(self) -> tuple[Callable[[Frame], float], Callable[[Frame], float]]:
+        """The fine measure and the coarse one (the mode's coarse measure on a frame
+        ``COARSE_DOWNSAMPLE`` times smaller), both ``frame -> score``."""
+        fine = make_metric(self.metric_name, blur=self.blur, roi=self.roi, downsample=self.downsample)
+        coarse = make_metric(coarse_metric_for_mode(self.mode), roi=self.roi,
+                             downsample=self.downsample * COARSE_DOWNSAMPLE)
+        return fine, coarse
 
 
 def allowed_interval(settings: AutofocusSettings, limits_um: tuple[float, float]) -> tuple[float, float]:
@@ -94,7 +109,12 @@ def allowed_interval(settings: AutofocusSettings, limits_um: tuple[float, float]
 
 
 class HardwareProbe:
-    """A probe that moves the stage, settles, grabs a frame and scores it."""
+    """A probe that moves the stage, settles, grabs a frame and scores it (fine and coarse).
+
+    ``sweep`` streams frames during one constant-speed move when the stage is a
+    :class:`ContinuousStage`; each frame's z is the stage position at the middle of its
+    exposure, interpolated from position readings taken just before and after the grab (so the
+    stage's acceleration ramps need no model). Other stages are swept step by step."""
 
     def __init__(
         self,
@@ -104,10 +124,12 @@ class HardwareProbe:
         settings: AutofocusSettings,
         emit: EventHandler,
         on_frame: FrameHandler | None,
+        coarse_frame: Callable[[Frame], float] | None = None,
     ) -> None:
         self._scope = microscope
         self._space = space
         self._score_frame = score_frame
+        self._coarse_frame = coarse_frame
         self._settings = settings
         self._emit = emit
         self._on_frame = on_frame
@@ -121,40 +143,56 @@ class HardwareProbe:
 
     def move(self, z_um: float) -> None:
         """The only way this run moves the stage: checked against the allowed interval first."""
-        if not self._space.contains(z_um):
-            raise LimitError(
-                f"refusing to move to {z_um / 1000:.6f} mm: outside the allowed "
-                f"{self._space.lo_um / 1000:.6f}..{self._space.hi_um / 1000:.6f} mm"
-            )
+        self._check_allowed(z_um)
         self._check_time()
         self._scope.stage.move_to_um(self._space.clamp(z_um))
         self._scope.clock.sleep(self._settings.settle_s)
 
     def sample(self, z_um: float) -> float:
         self.move(z_um)
-        frame = self._scope.camera.grab()
+        return self._record(self._space.clamp(z_um), self._scope.camera.grab(), moving=False)
+
+    def sweep(self, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
+        stage = self._scope.stage
+        if not isinstance(stage, ContinuousStage):
+            return stepped_sweep(self, start_um, end_um, spacing_um)
+        self._check_allowed(end_um)
+        first = len(self._curve)
+        clock = self._scope.clock
+        self.move(start_um)
+        before = clock.now()
+        # A frame at rest, and the camera's frame period to set the speed from.
+        self._record(self._space.clamp(start_um), self._scope.camera.grab(), moving=False)
+        frame_period = max(clock.now() - before, 1e-3)
+        stage.start_move_to_um(self._space.clamp(end_um), spacing_um / frame_period)
+        while stage.is_moving():
+            self._check_time()
+            t0, z0 = clock.now(), stage.position_um()
+            frame = self._scope.camera.grab()
+            t1, z1 = clock.now(), stage.position_um()
+            mid = min(self._scope.camera.exposure_s / 2, t1 - t0)
+            z = z0 + (z1 - z0) * (mid / (t1 - t0) if t1 > t0 else 0.0)
+            self._record(self._space.clamp(z), frame, moving=True)
+        return self._curve.samples[first:]
+
+    def _record(self, z: float, frame: Frame, *, moving: bool) -> float:
         began = time.perf_counter()
         value = float(self._score_frame(frame))
+        coarse = float(self._coarse_frame(frame)) if self._coarse_frame is not None else None
         self.compute_s += time.perf_counter() - began
-        z = self._space.clamp(z_um)
-        self._curve.add(z, value, self._scope.clock.now() - self._began)
+        self._curve.add(z, value, self._scope.clock.now() - self._began, coarse=coarse, moving=moving)
         index = len(self._curve)
         if self._on_frame is not None:
             self._on_frame(index, z, frame, value)
         self._emit(ProgressEvent("frame", index, z, value))
         return value
 
-    def sweep(self, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
-        from autofocus.search import sweep_positions
-
-        lo, hi = sorted((start_um, end_um))
-        positions = sweep_positions(lo, hi, spacing_um)
-        if end_um < start_um:
-            positions.reverse()
-        first = len(self._curve)
-        for z in positions:
-            self.sample(z)
-        return self._curve.samples[first:]
+    def _check_allowed(self, z_um: float) -> None:
+        if not self._space.contains(z_um):
+            raise LimitError(
+                f"refusing to move to {z_um / 1000:.6f} mm: outside the allowed "
+                f"{self._space.lo_um / 1000:.6f}..{self._space.hi_um / 1000:.6f} mm"
+            )
 
     def _check_time(self) -> None:
         budget = self._settings.timeout_s
@@ -179,11 +217,10 @@ def run_autofocus(
     stage, clock = microscope.stage, microscope.clock
     lo, hi = allowed_interval(settings, stage.limits_um)
     start_z = stage.position_um()
-    space = SearchSpace(lo, hi, settings.step_um, min(max(start_z, lo), hi))
-    score_frame = make_metric(
-        settings.metric, blur=settings.blur, roi=settings.roi, downsample=settings.downsample
-    )
-    probe = HardwareProbe(microscope, space, score_frame, settings, emit, on_frame)
+    space = SearchSpace(lo, hi, settings.step_um, min(max(start_z, lo), hi),
+                        expect_for_mode(settings.mode))
+    score_frame, coarse_frame = settings.score_functions()
+    probe = HardwareProbe(microscope, space, score_frame, settings, emit, on_frame, coarse_frame)
     began = clock.now()
     emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
 
@@ -194,7 +231,7 @@ def run_autofocus(
             score=peak.score if peak else None,
             curve=probe.curve,
             strategy=settings.strategy,
-            metric=settings.metric,
+            metric=settings.metric_name,
             reason=reason,
             confidence=peak.confidence if peak else 0.0,
             hardware_s=clock.now() - began,

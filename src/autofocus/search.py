@@ -1,34 +1,77 @@
 """Search strategies. A strategy sees only a :class:`Probe` (``score at z``) and the allowed
 interval, never hardware, so the same code runs on live devices, recorded stacks and plain
 callables.
+
+Every frame a probe scores carries two scores (see :class:`autofocus.curve.Sample`): ``score``,
+the chosen focus measure on the full frame, and ``coarse``, a noise-robust measure on a
+downsampled copy of the same frame. A downsampled frame keeps only coarse detail, and coarse
+detail survives much more defocus than fine detail, so the coarse score rises from the noise
+several times farther from focus (its *capture range*) and averages away most pixel noise.
+Strategies bracket focus with the coarse score and place it with the fine one; one frame, two
+scores, so no frame is taken twice. A probe without a coarse measure (a plain ``score(z)``
+callable) reports its one score as both.
+
+Strategies (``STRATEGIES``):
+
+- ``sweep``: the tutorial's; every step, best frame wins (flat curves are "not found").
+- ``coarse-to-fine`` (default): stepped coarse pass at ``COARSE_FACTOR`` user steps, then
+  halving refinement around the bracketed peak, then a Gaussian fit with confidence checks.
+- ``continuous``: one constant-speed pass over the range while frames stream (the probe's
+  ``sweep``), then the same stepped refinement.
+- ``brent``: bounded Brent search around the start position, for refocusing near a known focus.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from autofocus.curve import FocusCurve, Peak, Sample
+import numpy as np
+from scipy import optimize
+
+from autofocus.curve import Expect, FocusCurve, Peak, Sample, check_not_flat, curve_stats, profile
 from autofocus.errors import FocusNotFound, InputError, LimitError
 from autofocus.result import FocusResult
 
 # Positions closer than this are the same position: it absorbs float rounding in step arithmetic.
 POSITION_TOLERANCE_UM = 1e-6
 
+# The coarse pass steps this many user steps. The user's step is the tutorial's "small enough
+# that focus is not skipped" for the full-resolution score; the coarse score's capture range is
+# several times wider (benchmarks/search.py measures the trade-off).
+COARSE_FACTOR = 5.0
+# ... but the coarse pass keeps at least this many intervals over the range, so short ranges are
+# still bracketed rather than sampled at their two ends.
+MIN_COARSE_INTERVALS = 8
+# The continuous pass streams frames this many user steps apart (motion blur spreads each frame
+# over part of the gap, so it sees more of the curve than a stepped pass at the same spacing).
+CONTINUOUS_FACTOR = 4.0
+# Refinement halves its spacing until the fine score's neighbours both reach this fraction of
+# the peak's height (then a Gaussian fit has three points inside the peak) ...
+INSIDE_PEAK = 0.35
+# ... or the spacing falls below this fraction of the user's step (a focus curve narrower than
+# that is beyond what the user's step was meant to resolve).
+MIN_SPACING_FRACTION = 0.02
+# Brent looks this many user steps either side of the start position.
+BRENT_HALF_WINDOW_STEPS = 5.0
+BRENT_MAX_FRAMES = 16
+
 
 @dataclass(frozen=True)
 class SearchSpace:
     """Where a strategy may look. ``lo_um``..``hi_um`` is already the intersection of the user's
     range and the device's limits; ``step_um`` is the user's step; ``start_um`` is where the stage
-    was when the search began (local strategies start there)."""
+    was when the search began (local strategies start there). ``expect`` says what focus looks
+    like on the curve (a peak, a dip between two humps for transparent specimens, or either)."""
 
     lo_um: float
     hi_um: float
     step_um: float
     start_um: float
+    expect: Expect = "peak"
 
     def __post_init__(self) -> None:
         values = (self.lo_um, self.hi_um, self.step_um, self.start_um)
@@ -38,6 +81,8 @@ class SearchSpace:
             raise InputError(f"empty search range: {self.lo_um} um .. {self.hi_um} um")
         if self.step_um <= 0:
             raise InputError("step must be positive")
+        if self.expect not in ("peak", "dip", "auto"):
+            raise InputError(f"expect must be peak, dip or auto, got {self.expect!r}")
 
     @property
     def width_um(self) -> float:
@@ -57,7 +102,7 @@ class Probe(Protocol):
     def curve(self) -> FocusCurve: ...
 
     def sample(self, z_um: float) -> float:
-        """Score the frame at ``z_um`` (recorded on ``curve``)."""
+        """Score the frame at ``z_um`` (recorded on ``curve``, with its coarse score)."""
         ...
 
     def sweep(self, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
@@ -88,17 +133,202 @@ def sweep_positions(start_um: float, end_um: float, step_um: float) -> list[floa
     return positions
 
 
+def even_positions(lo_um: float, hi_um: float, max_spacing_um: float) -> list[float]:
+    """Evenly spaced positions covering ``lo``..``hi`` (both ends) no more than
+    ``max_spacing_um`` apart; unlike the tutorial's grid the last interval is not a stub."""
+    intervals = max(1, math.ceil((hi_um - lo_um) / max_spacing_um - 1e-9))
+    return [lo_um + (hi_um - lo_um) * i / intervals for i in range(intervals + 1)]
+
+
+def nearest_end_first(positions: list[float], start_um: float) -> list[float]:
+    """Start a pass at the end nearer the stage, to save the longest move."""
+    if abs(positions[-1] - start_um) < abs(positions[0] - start_um):
+        return positions[::-1]
+    return positions
+
+
+# ---------------------------------------------------------------- sweep (the tutorial's)
+
+
 def sweep(probe: Probe, space: SearchSpace) -> Peak:
-    """The tutorial's search: every step from one end to the other, best frame wins."""
+    """The tutorial's search: every step from one end to the other, best frame wins.
+
+    The only change to its answer: a flat curve (an empty field) raises FocusNotFound, judged by
+    the same statistics as the fitted strategies, instead of naming whichever frame's noise won."""
     for z in sweep_positions(space.lo_um, space.hi_um, space.step_um):
         probe.sample(z)
     return probe.curve.locate_best_frame()
 
 
+# ---------------------------------------------------------------- coarse-to-fine / continuous
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """Where refinement looks: ``centre`` +- ``half_um``; ``sense`` is +1 for a peak, -1 for the
+    dip of a transparent specimen."""
+
+    centre_um: float
+    half_um: float
+    sense: int = 1
+
+
+def coarse_spacing(space: SearchSpace, factor: float) -> float:
+    return max(space.step_um, min(factor * space.step_um, space.width_um / MIN_COARSE_INTERVALS))
+
+
+def coarse_to_fine(probe: Probe, space: SearchSpace) -> Peak:
+    """Stepped coarse pass on the coarse score, refinement on both, Gaussian fit on the fine one."""
+    spacing = coarse_spacing(space, COARSE_FACTOR)
+    positions = nearest_end_first(even_positions(space.lo_um, space.hi_um, spacing), space.start_um)
+    for z in positions:
+        probe.sample(z)
+    bracket = bracket_focus(probe.curve, space, spacing)
+    return refine_and_locate(probe, space, bracket)
+
+
+def continuous(probe: Probe, space: SearchSpace) -> Peak:
+    """One constant-speed pass streaming frames (z from their timestamps), then stepped refinement.
+
+    The streamed frames only bracket focus: their scores carry motion blur and their z the
+    timing uncertainty, so the final fit uses the stationary frames of the refinement alone."""
+    spacing = coarse_spacing(space, CONTINUOUS_FACTOR)
+    if abs(space.hi_um - space.start_um) < abs(space.start_um - space.lo_um):
+        probe.sweep(space.hi_um, space.lo_um, spacing)
+    else:
+        probe.sweep(space.lo_um, space.hi_um, spacing)
+    pass_spacing = max(spacing, largest_gap(probe.curve))
+    bracket = bracket_focus(probe.curve, space, pass_spacing)
+    return refine_and_locate(probe, space, bracket, stationary_only=True)
+
+
+def largest_gap(curve: FocusCurve) -> float:
+    z = np.unique(curve.z())
+    return float(np.max(np.diff(z))) if len(z) > 1 else 0.0
+
+
+def bracket_focus(curve: FocusCurve, space: SearchSpace, spacing_um: float) -> Bracket:
+    """Where the coarse scores put focus, give or take one coarse spacing.
+
+    An empty field ends here: a flat coarse curve raises FocusNotFound before any refinement.
+    With ``expect`` dip or auto, two balanced humps bracket the dip between them instead."""
+    coarse = curve.coarse_curve()
+    if space.expect != "peak":
+        try:
+            found = coarse.locate_peak(space.lo_um, space.hi_um, expect="dip", min_points=0)
+            return Bracket(found.z_um, spacing_um, sense=-1)
+        except FocusNotFound:
+            if space.expect == "dip":
+                raise
+    z, scores = profile(coarse)
+    check_not_flat(curve_stats(z, scores))
+    best = float(z[int(np.argmax(scores))])
+    return Bracket(best, spacing_um)
+
+
+def refine_and_locate(probe: Probe, space: SearchSpace, bracket: Bracket, *,
+                      stationary_only: bool = False) -> Peak:
+    """Halve the spacing around the best point until the peak is resolved, then fit it."""
+    refine(probe, space, bracket)
+    curve = probe.curve.select(lambda s: not s.moving) if stationary_only else probe.curve
+    return curve.locate_peak(space.lo_um, space.hi_um, expect=space.expect)
+
+
+def refine(probe: Probe, space: SearchSpace, bracket: Bracket) -> None:
+    """Sample ``best +- h`` with ``h`` halving from half the bracket.
+
+    The best point is chosen on the coarse score (broad, smooth, symmetric about focus, so it
+    leads the way even where the fine score is still flat) and the halving stops once the fine
+    score's two neighbours are inside its peak, when a Gaussian fit is well determined."""
+    h = bracket.half_um / 2.0
+    min_h = MIN_SPACING_FRACTION * space.step_um
+    lo = space.clamp(bracket.centre_um - bracket.half_um)
+    hi = space.clamp(bracket.centre_um + bracket.half_um)
+    if not stationary_in(probe.curve, lo, hi):
+        probe.sample(space.clamp(bracket.centre_um))
+    while True:
+        centre = best_stationary(probe.curve, lo, hi, bracket.sense)
+        for z in (centre.z_um - h, centre.z_um + h):
+            if space.contains(z) and not sampled_near(probe.curve, z, h / 4):
+                probe.sample(space.clamp(z))
+        centre = best_stationary(probe.curve, lo, hi, bracket.sense)
+        if h <= min_h or fine_peak_resolved(probe.curve, centre, h, bracket.sense):
+            return
+        h /= 2.0
+
+
+def stationary_in(curve: FocusCurve, lo: float, hi: float) -> list[Sample]:
+    return [s for s in curve.samples if not s.moving and lo - 1e-9 <= s.z_um <= hi + 1e-9]
+
+
+def best_stationary(curve: FocusCurve, lo: float, hi: float, sense: int) -> Sample:
+    """The stationary sample in ``lo..hi`` with the best coarse score (lowest for a dip).
+
+    (:func:`refine` samples the bracket's centre first when a continuous pass left none.)"""
+    inside = stationary_in(curve, lo, hi)
+    return max(inside, key=lambda s: sense * coarse_of(s))
+
+
+def coarse_of(sample: Sample) -> float:
+    return sample.score if sample.coarse is None else sample.coarse
+
+
+def sampled_near(curve: FocusCurve, z_um: float, tolerance_um: float) -> bool:
+    return any(abs(s.z_um - z_um) <= tolerance_um and not s.moving for s in curve.samples)
+
+
+def fine_peak_resolved(curve: FocusCurve, centre: Sample, h: float, sense: int) -> bool:
+    """Whether the fine scores at ``centre +- h`` both lie inside the fine peak (or dip)."""
+    stationary = [s for s in curve.samples if not s.moving]
+    baseline = float(np.median([s.score for s in stationary]))
+    neighbours = [s for s in stationary if abs(abs(s.z_um - centre.z_um) - h) <= h / 4]
+    below = [s for s in neighbours if s.z_um < centre.z_um]
+    above = [s for s in neighbours if s.z_um > centre.z_um]
+    if not below or not above:
+        return False
+    if sense < 0:
+        # A dip is resolved when both neighbours climb out of it by a clear margin.
+        return min(below[0].score, above[0].score) > centre.score * 1.2
+    height = centre.score - baseline
+    if height <= 0:
+        return False
+    return all(s.score - baseline >= INSIDE_PEAK * height for s in (below[0], above[0]))
+
+
+# ---------------------------------------------------------------- brent (local)
+
+
+def brent(probe: Probe, space: SearchSpace) -> Peak:
+    """Bounded Brent search on the coarse score around the start position, then a fit.
+
+    For refocusing when focus is known to be near (a time series, a neighbouring field): it
+    looks only ``BRENT_HALF_WINDOW_STEPS`` steps either side of the start and reports a peak at
+    the window's edge as not found rather than guessing."""
+    half = BRENT_HALF_WINDOW_STEPS * space.step_um
+    lo, hi = space.clamp(space.start_um - half), space.clamp(space.start_um + half)
+    if hi - lo < space.step_um:
+        lo, hi = space.clamp(hi - 2 * half), space.clamp(lo + 2 * half)
+
+    def cost(z: float) -> float:
+        probe.sample(space.clamp(z))
+        return -coarse_of(probe.curve.samples[-1])
+
+    optimize.minimize_scalar(cost, bounds=(lo, hi), method="bounded",
+                             options={"xatol": 0.05 * space.step_um, "maxiter": BRENT_MAX_FRAMES})
+    # Both ends of the window tell the fit whether the peak lies inside it.
+    for z in (lo, hi):
+        if not sampled_near(probe.curve, z, POSITION_TOLERANCE_UM):
+            probe.sample(z)
+    return probe.curve.locate_peak(lo, hi, expect=space.expect)
+
+
 STRATEGIES: dict[str, Strategy] = {
+    "coarse-to-fine": coarse_to_fine,
+    "continuous": continuous,
+    "brent": brent,
     "sweep": sweep,
 }
-DEFAULT_STRATEGY = "sweep"
+DEFAULT_STRATEGY = "coarse-to-fine"
 
 
 def get_strategy(name: str) -> Strategy:
@@ -110,10 +340,15 @@ def get_strategy(name: str) -> Strategy:
 
 
 class CallableProbe:
-    """A probe over a plain ``score(z_um) -> float`` function, guarding the allowed interval."""
+    """A probe over a plain ``score(z_um) -> float`` function, guarding the allowed interval.
 
-    def __init__(self, score: Callable[[float], float], space: SearchSpace) -> None:
+    ``coarse`` (optional) scores the coarse measure at the same z; without it the one score
+    serves as both. ``sweep`` samples step by step: a function has no stage to keep moving."""
+
+    def __init__(self, score: Callable[[float], float], space: SearchSpace,
+                 coarse: Callable[[float], float] | None = None) -> None:
         self._score = score
+        self._coarse = coarse
         self._space = space
         self._curve = FocusCurve()
 
@@ -129,18 +364,24 @@ class CallableProbe:
             )
         z = self._space.clamp(z_um)
         value = float(self._score(z))
-        self._curve.add(z, value, t_s=float(len(self._curve)))
+        coarse = value if self._coarse is None else float(self._coarse(z))
+        self._curve.add(z, value, t_s=float(len(self._curve)), coarse=coarse)
         return value
 
     def sweep(self, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
-        lo, hi = sorted((start_um, end_um))
-        positions = sweep_positions(lo, hi, spacing_um)
-        if end_um < start_um:
-            positions.reverse()
-        first = len(self._curve)
-        for z in positions:
-            self.sample(z)
-        return self._curve.samples[first:]
+        return stepped_sweep(self, start_um, end_um, spacing_um)
+
+
+def stepped_sweep(probe: Probe, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
+    """A probe's ``sweep`` done one stop at a time (for stages that cannot stream)."""
+    lo, hi = sorted((start_um, end_um))
+    positions: Sequence[float] = even_positions(lo, hi, spacing_um)
+    if end_um < start_um:
+        positions = positions[::-1]
+    first = len(probe.curve)
+    for z in positions:
+        probe.sample(z)
+    return probe.curve.samples[first:]
 
 
 def run_strategy(strategy_name: str, probe: Probe, space: SearchSpace) -> tuple[Peak | None, str]:
@@ -160,17 +401,23 @@ def find_focus(
     strategy: str = DEFAULT_STRATEGY,
     *,
     start_z_um: float | None = None,
+    coarse_score: Callable[[float], float] | None = None,
+    expect: Expect = "peak",
 ) -> FocusResult:
     """Find the peak of ``score(z_um)`` between ``start_um`` and ``end_um``.
 
     For users who bring their own acquisition, and for benchmarks: the result is the same
     object a live run returns (``hardware_s`` stays 0, as no hardware was timed here).
+    ``coarse_score(z_um)``, when given, is the wide-capture score strategies bracket focus with
+    (for instance the same measure on a downsampled frame); ``start_z_um`` is where local
+    strategies start (default: ``start_um``); ``expect`` is ``"peak"``, ``"dip"`` (transparent
+    specimens) or ``"auto"``.
     """
     space = SearchSpace(
-        start_um, end_um, step_um, start_um if start_z_um is None else start_z_um
+        start_um, end_um, step_um, start_um if start_z_um is None else start_z_um, expect
     )
     get_strategy(strategy)  # reject an unknown name before any scoring
-    probe = CallableProbe(score, space)
+    probe = CallableProbe(score, space, coarse_score)
     began = time.perf_counter()
     peak, reason = run_strategy(strategy, probe, space)
     elapsed = time.perf_counter() - began
