@@ -226,7 +226,10 @@ def _stained_tissue(cv: _Canvas, seed: int) -> Specimen:
     rng = np.random.default_rng([seed, 13])
     eosin = 0.2 + 0.08 * _smooth_noise(rng, shape, 5.0 / cv.pixel_um)
     chromatin = np.clip(1 + 0.35 * _smooth_noise(rng, shape, 0.6 / cv.pixel_um), 0.2, None)
-    tissue = _smooth_noise(rng, shape, 60.0 / cv.pixel_um) > -0.9
+    lumen = _smooth_noise(rng, shape, 60.0 / cv.pixel_um)
+    if lumen[shape[0] // 2, shape[1] // 2] < -0.5:
+        lumen = -lumen  # keep tissue in the middle, so that even a tiny view shows some
+    tissue = lumen > -0.9
     total = (np.maximum(od, eosin) + nuclei * chromatin) * tissue
     field = np.power(np.float32(10.0), -total).astype(np.float32)
     return Specimen("stained-tissue", "absorption", field)
