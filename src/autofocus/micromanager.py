@@ -245,12 +245,14 @@ class AutofocusCore(UniMMCore):  # type: ignore[misc]
 
     def fullFocus(self) -> None:
         if (device := self._software()) is None:
-            return super().fullFocus()  # type: ignore[no-any-return]
+            super().fullFocus()
+            return
         self._run(device, device.full_focus)
 
     def incrementalFocus(self) -> None:
         if (device := self._software()) is None:
-            return super().incrementalFocus()  # type: ignore[no-any-return]
+            super().incrementalFocus()
+            return
         self._run(device, device.incremental_focus)
 
     def _run(self, device: SoftwareAutofocus, search: Callable[[CMMCorePlus], FocusResult]) -> None:
@@ -275,7 +277,8 @@ class AutofocusCore(UniMMCore):  # type: ignore[misc]
 
     def setAutoFocusOffset(self, offset: float) -> None:
         if (device := self._software()) is None:
-            return super().setAutoFocusOffset(offset)  # type: ignore[no-any-return]
+            super().setAutoFocusOffset(offset)
+            return
         device.set_offset_um(offset)
 
     def getAutoFocusOffset(self) -> float:
@@ -285,7 +288,8 @@ class AutofocusCore(UniMMCore):  # type: ignore[misc]
 
     def enableContinuousFocus(self, enable: bool) -> None:
         if self._software() is None:
-            return super().enableContinuousFocus(enable)  # type: ignore[no-any-return]
+            super().enableContinuousFocus(enable)
+            return
         if enable:
             # A software search needs the camera to itself; it cannot run alongside imaging.
             raise RuntimeError("software autofocus has no continuous mode")
