@@ -51,12 +51,16 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-@pytest.mark.parametrize("transport", ["tcp", "pty"])
+@pytest.mark.parametrize(
+    ("transport", "extra"),
+    [("tcp", []), ("pty", []), ("tcp", ["--strategy", "continuous"])],  # the last streams frames
+    ids=["tcp", "pty", "tcp-continuous"],
+)
 def test_autofocus_through_zaber_motion_finds_the_true_focus(
-    serve: Serve, capsys: pytest.CaptureFixture[str], transport: str
+    serve: Serve, capsys: pytest.CaptureFixture[str], transport: str, extra: list[str]
 ) -> None:
     server = serve(transport)
-    code, out, err = run(capsys, *focus_range(), server.url, *TUTORIAL_OPTIONS)
+    code, out, err = run(capsys, *focus_range(), server.url, *TUTORIAL_OPTIONS, *extra)
     assert code == 0, out + err
     assert "step 1: position" in out  # the tutorial's --verbose lines
     found = FOCUSED.search(out)

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -242,3 +243,34 @@ def test_missing_database_file(serve: Serve, tmp_path: Path) -> None:
     server = serve(homed=True)
     with pytest.raises(InputError, match="cannot read the Zaber device database"):
         open_stage(server.url, device_db=tmp_path / "absent.sqlite")
+
+
+def test_continuous_move_at_a_set_speed(serve: Serve) -> None:
+    server = serve(homed=True)
+    stage = open_stage(server.url)
+    try:
+        stage.start_move_to_um(9_100.0, speed_um_s=500.0)
+        command = [c for c in server.device.log if c.startswith("move abs")][-1]
+        assert command == f"move abs 91000 {round(500.0 / SIM_NATIVE_UNIT_UM * 1.6384)}"
+        assert stage.is_moving()
+        deadline = time.monotonic() + 5
+        while stage.is_moving() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stage.position_um() == pytest.approx(9_100.0)
+    finally:
+        stage.close()
+
+
+def test_continuous_move_ending_on_a_fault_flag_raises(serve: Serve) -> None:
+    server = serve(homed=True)
+    stage = open_stage(server.url)
+    try:
+        server.device.inject(ZaberFault("stall"))
+        stage.start_move_to_um(9_100.0, speed_um_s=500.0)
+        deadline = time.monotonic() + 5
+        with pytest.raises(StageError, match="fault flag FS"):
+            while time.monotonic() < deadline:
+                stage.is_moving()
+                time.sleep(0.01)
+    finally:
+        stage.close()

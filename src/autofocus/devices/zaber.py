@@ -60,6 +60,9 @@ KNOWN_NATIVE_UNIT_UM: dict[str, float] = {
     "1000001:0": 0.1,  # autofocus.sim.zaber_device, the simulated controller
 }
 
+NATIVE_SPEED_PER_UNIT_S = 1.6384
+"""Zaber ASCII speeds: the data value is native units per second times 1.6384."""
+
 CHECK_CONNECTION = (
     "check the cable and the controller's power, and that no other program (Zaber Launcher, "
     "another script) is using the port"
@@ -171,6 +174,34 @@ class ZaberStage:
     def stop(self) -> None:
         with translated("stopping", self._connection):
             self._axis.stop(wait_until_idle=True)
+
+    def start_move_to_um(self, z_um: float, speed_um_s: float) -> None:
+        """Begin a move at ``speed_um_s`` and return at once (for continuous sweeps)."""
+        units = self._units
+        target: float = z_um / units.um_per_unit
+        speed: float = speed_um_s
+        speed_unit = Units.VELOCITY_MICROMETRES_PER_SECOND
+        if units.unit == Units.NATIVE:
+            target = round(target)
+            # Zaber's native speed counts native units per 1/1.6384 s; 0 would mean "default".
+            speed = max(1, round(speed_um_s / units.um_per_unit * NATIVE_SPEED_PER_UNIT_S))
+            speed_unit = Units.NATIVE
+        with translated(f"the move to {z_um / 1000:.6f} mm", self._connection):
+            self._axis.move_absolute(target, units.unit, wait_until_idle=False,
+                                     velocity=speed, velocity_unit=speed_unit)
+
+    def is_moving(self) -> bool:
+        """Busy or not; a move that ended on a fault flag (stall, ...) raises StageError."""
+        with translated("watching the move", self._connection):
+            if self._axis.is_busy():
+                return True
+            faults = sorted(flag for flag in self._axis.warnings.get_flags() if flag.startswith("F"))
+        if faults:
+            raise StageError(
+                f"Zaber stage: the move ended with fault flag {', '.join(faults)}; check that "
+                "nothing blocks the stage and clear the fault in Zaber Launcher if it persists"
+            )
+        return False
 
     def close(self) -> None:
         with contextlib.suppress(MotionLibException):

@@ -48,6 +48,10 @@ for a real product (whose native unit might differ), so identification falls bac
 HALT_STEP_S = 0.0005
 """Virtual-time resolution with which an injected stall or disconnect finds its point in a move."""
 
+NATIVE_SPEED_PER_UNIT_S = 1.6384
+"""Zaber ASCII speeds: the data value is native units per second times 1.6384. Written here
+independently of the client backend on purpose: a shared wrong constant would cancel out."""
+
 SIM_NATIVE_UNIT_UM = 0.1
 """Micrometres per native unit (microstep) of the simulated axis."""
 
@@ -216,11 +220,11 @@ class SimZaberDevice:
         else:
             self.on_disconnect()
 
-    def _begin(self, target_um: float, homing: bool = False) -> None:
+    def _begin(self, target_um: float, homing: bool = False, speed_um_s: float | None = None) -> None:
         self._move_from_um = self.stage.position_um()
         self._move_to_um = target_um
         self._homing = homing
-        self.stage.start_move_to_um(target_um, self.stage.spec.speed_um_s)
+        self.stage.start_move_to_um(target_um, speed_um_s or self.stage.spec.speed_um_s)
 
     def stop(self) -> None:
         with self._lock:
@@ -239,6 +243,10 @@ class SimZaberDevice:
 
     def to_um(self, native: float) -> float:
         return native * self.spec.native_unit_um
+
+    def speed_um_s(self, data: int) -> float:
+        """A Zaber speed value is native units per second times 1.6384."""
+        return data / NATIVE_SPEED_PER_UNIT_S * self.spec.native_unit_um
 
     def limits_native(self) -> tuple[int, int]:
         lo, hi = self.stage.limits_um
@@ -299,8 +307,8 @@ class SimZaberDevice:
         if command == "home" and not args:
             self._begin(self.stage.limits_um[0], homing=True)
             return "OK", "0"
-        if command == "move" and len(args) == 2 and args[0] in ("abs", "rel"):
-            return self._move(args[0], args[1])
+        if command == "move" and 2 <= len(args) <= 4 and args[0] in ("abs", "rel"):
+            return self._move(args[0], args[1], args[2] if len(args) > 2 else None)
         return "RJ", "BADCOMMAND"
 
     def _warnings_command(self, args: list[str]) -> tuple[str, str]:
@@ -311,10 +319,14 @@ class SimZaberDevice:
             return "RJ", "BADCOMMAND"
         return "OK", " ".join([f"{len(flags):02d}", *flags])
 
-    def _move(self, mode: str, amount: str) -> tuple[str, str]:
+    def _move(self, mode: str, amount: str, speed: str | None) -> tuple[str, str]:
+        """``move abs|rel N [speed [accel]]``; the acceleration is accepted and not modelled."""
         try:
             value = int(amount)
+            speed_um_s = self.stage.spec.speed_um_s if speed is None else self.speed_um_s(int(speed))
         except ValueError:
+            return "RJ", "BADDATA"
+        if not speed_um_s > 0:
             return "RJ", "BADDATA"
         if mode == "rel":
             value += self.to_native(self.stage.position_um())
@@ -327,7 +339,7 @@ class SimZaberDevice:
         if fault is not None and fault.kind == "silence":
             self.silent = True  # from now on the device obeys but never answers
         self._fault_flags.clear()  # a new movement command clears latched fault flags
-        self._begin(self.to_um(value))
+        self._begin(self.to_um(value), speed_um_s=min(speed_um_s, self.stage.spec.speed_um_s))
         if fault is not None and fault.kind in ("stall", "disconnect"):
             self._halting = fault
         self.moves_accepted += 1
@@ -355,8 +367,7 @@ class SimZaberDevice:
             "limit.home.triggered": "1" if self.homed and position == lo else "0",
             "resolution": "64",
             "peripheralid": "0",
-            "maxspeed": str(self.to_native(self.stage.spec.speed_um_s)),
-            "accel": str(self.to_native(self.stage.spec.accel_um_s2)),
+            "maxspeed": str(round(self.to_native(self.stage.spec.speed_um_s) * NATIVE_SPEED_PER_UNIT_S)),
         }
         value = axis_settings.get(name)
         if value is None:
