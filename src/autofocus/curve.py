@@ -18,6 +18,7 @@ symmetric pair of humps as a transparent specimen.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -212,14 +213,20 @@ def curve_stats(z: FloatArray, scores: FloatArray) -> CurveStats:
     residuals = [quadratic_residual(z[i - 2 : i + 3], scores[i - 2 : i + 3]) for i in range(2, len(z) - 2)]
     # The centre point of a five-point quadratic carries about half the fit (leverage 17/35),
     # which shrinks its residual by sqrt(1 - 17/35) relative to the noise.
-    noise = 1.4826 * float(np.median(np.abs(residuals))) / math.sqrt(18 / 35) if residuals else 0.0
+    finite = np.abs(np.array(residuals, dtype=float))
+    finite = finite[np.isfinite(finite)]
+    noise = 1.4826 * float(np.median(finite)) / math.sqrt(18 / 35) if len(finite) else 0.0
     return CurveStats(baseline, max(noise, floor), float(np.max(scores)))
 
 
 def quadratic_residual(z: FloatArray, scores: FloatArray) -> float:
     """Residual of the middle of five points from the least-squares quadratic through all five."""
     u = (z - z[2]) / (float(np.ptp(z)) or 1.0)
-    coefficients = np.polyfit(u, scores, 2)
+    try:
+        with np.errstate(all="ignore"):
+            coefficients = np.polyfit(u, scores, 2)
+    except (np.linalg.LinAlgError, ValueError):
+        return math.nan
     return float(scores[2] - coefficients[2])
 
 
@@ -318,7 +325,10 @@ def log_parabola_vertex(z: FloatArray, heights: FloatArray) -> float | None:
     zs, hs = z[positive], heights[positive]
     centre, scale = float(zs.mean()), float(np.ptp(zs)) or 1.0
     u = (zs - centre) / scale  # conditioning: z may be 10 000 um with a 1 um spread
-    a, b, _ = np.polyfit(u, np.log(hs), 2, w=hs / hs.max())
+    coefficients = safe_polyfit(u, np.log(hs), hs / hs.max())
+    if coefficients is None:
+        return None
+    a, b = coefficients
     if not a < 0:
         return None
     vertex = centre + scale * (-b / (2 * a))
@@ -327,11 +337,28 @@ def log_parabola_vertex(z: FloatArray, heights: FloatArray) -> float | None:
 
 def parabola_vertex(z: FloatArray, scores: FloatArray) -> float | None:
     centre, scale = float(z.mean()), float(np.ptp(z)) or 1.0
-    a, b, _ = np.polyfit((z - centre) / scale, scores, 2)
+    coefficients = safe_polyfit((z - centre) / scale, scores, np.ones_like(scores))
+    if coefficients is None:
+        return None
+    a, b = coefficients
     if not a < 0:
         return None
     vertex = centre + scale * (-b / (2 * a))
     return float(vertex) if z.min() <= vertex <= z.max() else None
+
+
+def safe_polyfit(u: FloatArray, y: FloatArray, w: FloatArray) -> tuple[float, float] | None:
+    """Quadratic and linear coefficients of a weighted parabola fit, or None when the points
+    cannot determine one (coincident positions, overflowing scores)."""
+    if not (np.all(np.isfinite(u)) and np.all(np.isfinite(y)) and np.ptp(u) > 0):
+        return None
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", np.exceptions.RankWarning)
+            a, b, _ = np.polyfit(u, y, 2, w=w)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    return (float(a), float(b)) if math.isfinite(a) and math.isfinite(b) else None
 
 
 def transparent_humps(z: FloatArray, scores: FloatArray, peaks: list[LocalPeak],
