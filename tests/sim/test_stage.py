@@ -144,3 +144,14 @@ def test_limit_fault_and_disconnect() -> None:
     with pytest.raises(StageError):
         stage.position_um()
     stage.stop()  # must not raise even when the link is gone
+
+
+def test_stall_and_limit_faults_are_transient_so_the_stage_can_be_brought_back() -> None:
+    for kind, error in (("stage-stall", StageError), ("stage-limit", LimitError)):
+        stage = make_stage(faults=FaultPlan(kind, after=0))
+        with pytest.raises(error):
+            stage.move_to_um(1_300.0)
+        stage.move_to_um(1_000.0)  # the next move works again
+        assert stage.position_um() == 1_000.0
+    assert FaultPlan("dropped-frame", after=1).due(5) == "dropped-frame"  # camera faults persist
+    assert FaultPlan("dropped-frame", after=1).due(1) is None

@@ -85,7 +85,7 @@ class SimCamera:
         if not self.connected:
             raise CameraError("simulated camera: not connected")
         self.grabs += 1
-        fault = self.faults.kind if self.grabs > self.faults.after else None
+        fault = self.faults.due(self.grabs)
         if fault == "camera-timeout":
             self.clock.sleep(1.0)
             raise CameraError("simulated camera: timed out waiting for a frame (1000 ms)")

@@ -274,7 +274,7 @@ class SimStage:
     def _count_and_fail(self, z_um: float) -> None:
         """Count the move and inject the planned fault, if it is due."""
         self.moves += 1
-        fault = self.faults.kind if self.moves > self.faults.after else None
+        fault = self.faults.due(self.moves)
         if fault == "stage-limit":
             raise LimitError("simulated stage: limit switch triggered during the move")
         if fault == "stage-stall":
