@@ -94,7 +94,7 @@ def test_json_reports_focus_not_found_with_exit_1(capsys: pytest.CaptureFixture[
 
 @pytest.mark.parametrize("fault", ["stage-limit", "camera-timeout", "dropped-frame", "disconnect"])
 def test_hardware_faults_are_one_line_exit_3(capsys: pytest.CaptureFixture[str], fault: str) -> None:
-    code, out, err = run(capsys, "9.9", "10.1", "0.01", "sim", "--sim-fault", fault)
+    code, _, err = run(capsys, "9.9", "10.1", "0.01", "sim", "--sim-fault", fault)
     assert code == 3
     assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err

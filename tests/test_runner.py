@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import pytest
+from tests.conftest import small_sim
 
 from autofocus.curve import Peak
 from autofocus.errors import CameraError, InputError, LimitError, SearchTimeout, StageError
 from autofocus.runner import AutofocusSettings, ProgressEvent, allowed_interval, run_autofocus
 from autofocus.search import STRATEGIES, Probe, SearchSpace
 from autofocus.sim import FaultPlan, SimulatedMicroscope
-from tests.conftest import small_sim
 
 FOCUS_UM = 10_012.3
 
