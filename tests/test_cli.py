@@ -109,6 +109,14 @@ def test_verbose_prints_each_step_like_the_tutorial(capsys: pytest.CaptureFixtur
     assert "position 9.950000 mm" in steps[0]
 
 
+def test_blur_without_a_metric_means_the_tutorial_measure(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "9.95", "10.05", "0.01", "sim", "--json", "--blur", "5")
+    assert code == 0
+    assert json.loads(out)["metric"] == "laplacian"
+    code, out, _ = run(capsys, "9.95", "10.05", "0.01", "sim", "--json")
+    assert json.loads(out)["metric"] != "laplacian"
+
+
 def test_show_images_writes_steps_and_an_animation(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -33,6 +33,7 @@ from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.sim import DEFAULT_TRUE_FOCUS_UM, FAULT_NAMES, OBJECTIVES, SPECIMENS, FaultPlan, SimConfig
 
 EXIT_FOCUSED, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_HARDWARE = 0, 1, 2, 3
+DEFAULT_BLUR = 9  # the tutorial's
 SERIAL_PORT = re.compile(r"^(COM\d+|/dev/\S+)$", re.IGNORECASE)
 TCP_PORT = re.compile(r"^tcp://[^:/\s]+:\d{1,5}$")
 
@@ -60,6 +61,12 @@ def parse_roi(text: str | None) -> Roi | None:
     except ValueError:
         raise InputError(f"--roi takes X,Y,WIDTH,HEIGHT in pixels, got {text!r}") from None
     return (x, y, w, h)
+
+
+def tutorial_metric_if_blur(metric: str | None, blur: int | None) -> str | None:
+    """``--blur`` is a setting of the tutorial's measure only, so asking for a blur without naming a
+    measure means the tutorial's measure; silently ignoring it would surprise its users."""
+    return "laplacian" if metric is None and blur is not None else metric
 
 
 def mm_to_um(name: str, value_mm: float) -> float:
@@ -183,7 +190,9 @@ def focus(
         "--show-images",
         help="write each step's frame, filtered frame and Laplacian, and an animation")] = False,
     images_dir: Annotated[Path, typer.Option(help="where --show-images writes")] = Path("autofocus-images"),
-    blur: Annotated[int, typer.Option(help="median blur size in pixels (odd)")] = 9,
+    blur: Annotated[int | None, typer.Option(
+        help="median blur size in pixels (odd, default 9) of the tutorial's measure; "
+        "giving it without --metric selects that measure (laplacian)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     strategy: Annotated[str, typer.Option(help=f"search: {', '.join(STRATEGIES)}")] = DEFAULT_STRATEGY,
     metric: Annotated[str | None, typer.Option(
@@ -217,9 +226,9 @@ def focus(
         end_um=mm_to_um("END_MM", end_mm),
         step_um=mm_to_um("STEP_MM", step_mm),
         strategy=strategy,
-        metric=metric,
+        metric=tutorial_metric_if_blur(metric, blur),
         mode=mode,
-        blur=blur,
+        blur=DEFAULT_BLUR if blur is None else blur,
         roi=parse_roi(roi),
         settle_s=settle_ms / 1000.0,
         backlash_um=backlash_um,
