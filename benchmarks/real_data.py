@@ -74,7 +74,6 @@ def replay_default(path: Path) -> ReplayRun:
     """Focus the replayed stack as the command line would a microscope: default strategy and
     mode, the whole recorded range, one plane per step."""
     from autofocus.devices.replay import open_replay
-    from autofocus.modes import metric_for_mode
     from autofocus.runner import AutofocusSettings, run_autofocus
     from autofocus.search import DEFAULT_STRATEGY
     from autofocus.stack import open_stack, plane_at
@@ -85,7 +84,7 @@ def replay_default(path: Path) -> ReplayRun:
     with open_replay(path) as scope:
         lo, hi = scope.stage.limits_um
         settings = AutofocusSettings(start_um=lo, end_um=hi, step_um=step, strategy=DEFAULT_STRATEGY,
-                                     metric=metric_for_mode("auto"))
+                                     mode="auto")
         result = run_autofocus(scope, settings)
     found = None if result.best_z_um is None else plane_at(z, result.best_z_um)
     return ReplayRun(result.status, found, result.frames, result.hardware_s, result.reason)

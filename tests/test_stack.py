@@ -195,3 +195,40 @@ def test_cli_bad_input_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert code == 2
     assert out == ""
     assert err.startswith("autofocus: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_transparent_mode_reads_the_dip_between_two_humps(tmp_path: Path) -> None:
+    """A phase object: contrast is lowest at focus and peaks on both sides of it."""
+    texture = focus_stack(planes=1, focus=0, bits=16)[0].astype(float) - 30_000
+    distance = np.abs(np.arange(21) - 10)
+    contrast = 0.05 + np.exp(-(((distance - 5) / 2.0) ** 2))
+    data = np.stack([30_000 + c * texture for c in contrast]).clip(0, 65_535).astype(np.uint16)
+    path = tmp_path / "phase.tif"
+    tifffile.imwrite(path, data)
+    result = find_best_plane(path, mode="transparent")
+    assert result.focused, result.reason
+    assert result.best_index == 10
+    assert result.sharpest_index != 10  # the plain "sharpest plane" would be a hump
+
+
+def test_sparse_stack_with_two_sharp_neighbours_is_focused(tmp_path: Path) -> None:
+    """Six planes, two of them in focus (as in the real brightfield set): enough for a stack."""
+    sharp = focus_stack(planes=1, focus=0)[0]
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 4.0)  # far from focus: the peak is 2 planes wide
+    data = np.stack([blurred, blurred, sharp, sharp, blurred, blurred])
+    path = tmp_path / "sparse.tif"
+    tifffile.imwrite(path, data)
+    result = find_best_plane(path)
+    assert result.focused, result.reason
+    assert result.best_index in (2, 3)
+
+
+def test_a_lone_sharp_plane_is_refused_as_a_spike(tmp_path: Path) -> None:
+    sharp = focus_stack(planes=1, focus=0)[0]
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 4.0)
+    path = tmp_path / "spike.tif"
+    tifffile.imwrite(path, np.stack([blurred, blurred, blurred, sharp, blurred, blurred, blurred]))
+    result = find_best_plane(path)
+    assert result.status == "not_found"
+    assert "noise" in result.reason
+    assert result.sharpest_index == 3  # still reported, for a person to judge

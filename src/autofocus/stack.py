@@ -21,16 +21,22 @@ from typing import Any, Literal, Protocol
 import cv2
 import numpy as np
 
-from autofocus.curve import FocusCurve
+from autofocus.curve import Expect, FocusCurve
 from autofocus.devices.base import Frame
 from autofocus.errors import FocusNotFound, InputError
 from autofocus.metrics import Roi, make_metric
-from autofocus.modes import metric_for_mode
+from autofocus.modes import expect_for_mode, metric_for_mode
 from autofocus.runner import EventHandler, ProgressEvent
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 IMAGE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm")
 ZSource = Literal["metadata", "user", "none"]
+
+# A live search can sample more densely when a peak is narrower than its steps; a recording
+# cannot, and its planes are the only possible answers. So two neighbouring planes above the
+# noise are enough to name the best one (a lone plane is still refused: a flash or a bad frame
+# looks like that). Sparse stacks need this: brightfield_cells_set1 has 6 planes, 2 of them sharp.
+STACK_MIN_POINTS = 2
 
 # Length units as tifffile hands them over from ImageJ and OME metadata, in micrometres.
 _UM_PER_UNIT = {
@@ -310,8 +316,11 @@ def score_planes(
     return scores, dtype
 
 
-def analyse_scores(stack: ZStack, scores: Sequence[float], metric: str, dtype: str) -> StackResult:
-    """Hand the scores to the focus-curve analysis and express its answer in planes."""
+def analyse_scores(stack: ZStack, scores: Sequence[float], metric: str, dtype: str,
+                   expect: Expect = "peak") -> StackResult:
+    """Hand the scores to the focus-curve analysis (the same checks a live search gets) and
+    express its answer in planes. ``expect`` is what focus looks like on the curve (a peak, the
+    dip of a transparent specimen, or either: see :mod:`autofocus.curve`)."""
     z = stack.z_um
     curve = FocusCurve()
     for index, value in enumerate(scores):
@@ -324,7 +333,7 @@ def analyse_scores(stack: ZStack, scores: Sequence[float], metric: str, dtype: s
         "scores": [float(s) for s in scores], "sharpest_index": int(np.argmax(scores)),
     }
     try:
-        peak = curve.locate_peak()
+        peak = curve.locate_peak(expect=expect, min_points=STACK_MIN_POINTS)
     except FocusNotFound as exc:
         return StackResult(status="not_found", best_index=None, best_plane=None, best_z_um=None,
                            confidence=0.0, reason=exc.reason, **common)
@@ -369,7 +378,7 @@ def find_best_plane(
     score = make_metric(name, **options)
     with open_stack(path, z_step_um) as stack:
         scores, dtype = score_planes(stack, score, on_event)
-        return analyse_scores(stack, scores, name, dtype)
+        return analyse_scores(stack, scores, name, dtype, expect_for_mode(mode))
 
 
 # --- output ----------------------------------------------------------------------------------------
