@@ -131,16 +131,19 @@ def main(argv: list[str] | None = None) -> int:
     total_gib = args.frames * frame_mb / 1024
     print(f"{args.frames} generated {args.width}x{args.height} {args.bits}-bit frames "
           f"({total_gib:.1f} GiB in total), chunk size {args.chunk_size}, {cores} cores\n")
-    print("| scheduler | workers | frames | seconds | frames/s | peak memory (MiB) | flags correct |")
-    print("| --------- | ------- | ------ | ------- | -------- | ----------------- | ------------- |")
+    headers = ["scheduler", "workers", "metric", "frames", "seconds", "frames/s", "peak memory (MiB)",
+               "flags correct"]
+    print("| " + " | ".join(headers) + " |")
+    print("| " + " | ".join("-" * len(h) for h in headers) + " |")
     ok = True
     for config in configs:
         r = run_config(config, args)
         ok &= bool(r["flags_correct"])
-        print(f"| {config.scheduler} | {config.workers} | {r['frames']} | {r['seconds']:.1f} | "
-              f"{r['fps']:.1f} | {r['peak_mb']:.0f} | {'yes' if r['flags_correct'] else 'NO'} |", flush=True)
-    print(f"\nmetric: {r['metric']}; one frame is {frame_mb:.1f} MiB; peak memory covers the whole "
-          "process tree (Python, NumPy, OpenCV, Dask and every worker)")
+        cells = [config.scheduler, str(config.workers), r["metric"], str(r["frames"]), f"{r['seconds']:.1f}",
+                 f"{r['fps']:.1f}", f"{r['peak_mb']:.0f}", "yes" if r["flags_correct"] else "NO"]
+        print("| " + " | ".join(cells) + " |", flush=True)
+    print(f"\none frame is {frame_mb:.1f} MiB; peak memory covers the whole process tree "
+          "(Python, NumPy, OpenCV, Dask and every worker)")
     return 0 if ok else 1
 
 
