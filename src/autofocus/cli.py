@@ -264,8 +264,6 @@ def demo(
     raise typer.Exit(code)
 
 
-commands_app.command("stack")(cli_recorded.stack)
-commands_app.command("score")(cli_recorded.score)
 @commands_app.command("serve-zaber", help="Run a simulated Zaber controller (ASCII protocol) on "
                       "127.0.0.1 TCP or a pseudo-terminal, to try the Zaber path without hardware.")
 def serve_zaber(
@@ -290,6 +288,9 @@ def serve_zaber(
                   homed, ZaberFault(fault, fault_after) if fault else None, duration_s, verbose)
 
 
+# Jobs on recorded data, defined in cli_recorded.
+commands_app.command("stack")(cli_recorded.stack)
+commands_app.command("score")(cli_recorded.score)
 SUBCOMMANDS = ("demo", "stack", "score", "serve-zaber")
 
 
