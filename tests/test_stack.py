@@ -232,3 +232,10 @@ def test_a_lone_sharp_plane_is_refused_as_a_spike(tmp_path: Path) -> None:
     assert result.status == "not_found"
     assert "noise" in result.reason
     assert result.sharpest_index == 3  # still reported, for a person to judge
+
+
+def test_blur_alone_selects_the_tutorials_measure(tmp_path: Path) -> None:
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, focus_stack())
+    assert find_best_plane(path, blur=5).metric == "laplacian"
+    assert find_best_plane(path, blur=5, metric="brenner").metric == "brenner"

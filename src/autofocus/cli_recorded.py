@@ -30,7 +30,9 @@ EXIT_OK, EXIT_NOT_FOUND = 0, 1
 MetricOption = Annotated[str | None, typer.Option(
     help=f"focus measure ({', '.join(METRICS)}); default: the mode's measure")]
 ModeOption = Annotated[str, typer.Option(help=f"imaging mode: {', '.join(MODES)}")]
-BlurOption = Annotated[int | None, typer.Option(help="median blur in pixels (odd); default: the measure's")]
+BlurOption = Annotated[int | None, typer.Option(
+    help="median blur in pixels (odd, default 9) of the tutorial's measure; without --metric it selects "
+    "that measure (laplacian)")]
 
 
 @contextmanager
@@ -75,7 +77,7 @@ def stack(
 ) -> None:
     """Find the best-focused plane of recorded z-stacks. A folder or glob of single images is one
     stack, ordered by name. Exit code 0 when every stack has a trustworthy peak, 1 otherwise."""
-    resolve_metric(metric, mode)  # bad names fail before any file is read
+    resolve_metric(metric, mode, blur)  # bad names fail before any file is read
     code = EXIT_OK
     for path in paths:
         with progress_bar(f"scoring {Path(path).name}", sys.stderr.isatty()) as on_event:
@@ -110,7 +112,7 @@ def score(
 ) -> None:
     """Rank many images or stacks by focus quality and flag the out-of-focus ones, in parallel on
     Dask. Results (sharpest first) go to stdout as CSV or JSON, or to --out; a summary to stderr."""
-    spec = MetricSpec(resolve_metric(metric, mode), blur=blur)
+    spec = MetricSpec(resolve_metric(metric, mode, blur), blur=blur)
     rule = FlagRule(relative=relative, absolute=threshold)
     sources = collect_files(paths)
     if not sources:

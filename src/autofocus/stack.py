@@ -352,9 +352,12 @@ def plane_at(z_um: np.ndarray, z: float) -> float:
     return float(np.interp(z, z_um[order], indices[order]))
 
 
-def resolve_metric(metric: str | None, mode: str) -> str:
-    """An explicit metric wins; otherwise the imaging mode's default measure."""
-    return metric if metric is not None else metric_for_mode(mode)
+def resolve_metric(metric: str | None, mode: str, blur: int | None = None) -> str:
+    """An explicit metric wins; a blur alone means the tutorial's measure (the only one with a
+    blur setting, as on the main command line); otherwise the imaging mode's default measure."""
+    if metric is not None:
+        return metric
+    return "laplacian" if blur is not None else metric_for_mode(mode)
 
 
 def find_best_plane(
@@ -372,7 +375,7 @@ def find_best_plane(
     Status ``not_found`` comes with the curve analysis' reason (flat curve, peak at an end...).
     Bad input (unreadable files, unknown metric) raises InputError.
     """
-    name = resolve_metric(metric, mode)
+    name = resolve_metric(metric, mode, blur)
     # Only pass blur when the caller chose one, so each measure keeps its own default otherwise.
     options: dict[str, Any] = {"roi": roi} if blur is None else {"roi": roi, "blur": blur}
     score = make_metric(name, **options)
