@@ -71,9 +71,16 @@ class TiffPlanes:
         except (OSError, ValueError, tifffile.TiffFileError) as exc:
             raise InputError(f"cannot read {path} as TIFF: {exc}") from None
         self.path = path
+        try:
+            self._open_series()
+        except BaseException:
+            self._tif.close()  # the caller never gets an object to close
+            raise
+
+    def _open_series(self) -> None:
         self.z_step_um = tiff_z_step_um(self._tif)
         series = self._tif.series[0]
-        self._shape = plane_layout(path, series.shape, series.axes)
+        self._shape = plane_layout(self.path, series.shape, series.axes)
         pages = list(series.pages)
         # One page per plane is the common layout and reads lazily; anything else (planes split
         # over several pages, or packed in one) is read whole once, which is correct if not frugal.
