@@ -219,6 +219,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--details", action="store_true", help="print every failure")
+    parser.add_argument("--all", action="store_true", help="print every case")
     args = parser.parse_args()
     all_cases = cases(args.quick)
     methods = args.methods.split(",")
@@ -236,7 +237,7 @@ def main() -> None:
         for o in outcomes:
             bad = (o.case.specimen == "empty") != (o.error_um is None) or (
                 o.error_um is not None and o.error_um > 0.25 * o.dof_um)
-            if bad:
+            if bad or args.all:
                 err = "not found" if o.error_um is None else f"{o.error_um:.2f} um"
                 print(f"{o.method:<15}{o.case.specimen:<18}{o.case.objective:<5}{o.case.noise:<7}"
                       f"{err:>10}  dof {o.dof_um:.2f}  frames {o.frames}  {o.reason}")

@@ -135,6 +135,7 @@ class HardwareProbe:
         self._on_frame = on_frame
         self._curve = FocusCurve()
         self._began = microscope.clock.now()
+        self._frame_period_s: float | None = None
         self.compute_s = 0.0
 
     @property
@@ -160,11 +161,18 @@ class HardwareProbe:
         first = len(self._curve)
         clock = self._scope.clock
         self.move(start_um)
-        before = clock.now()
-        # A frame at rest, and the camera's frame period to set the speed from.
-        self._record(self._space.clamp(start_um), self._scope.camera.grab(), moving=False)
-        frame_period = max(clock.now() - before, 1e-3)
-        stage.start_move_to_um(self._space.clamp(end_um), spacing_um / frame_period)
+        if self._frame_period_s is None:
+            # A frame at rest, and the camera's frame period to set the speed from (once: later
+            # passes start moving at once, the frame period does not change during a search).
+            before = clock.now()
+            self._record(self._space.clamp(start_um), self._scope.camera.grab(), moving=False)
+            self._frame_period_s = max(clock.now() - before, 1e-3)
+            stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
+            # The next frame would show the start again (the stage is only accelerating):
+            # wait until it is about one spacing along instead.
+            clock.sleep(self._frame_period_s)
+        else:
+            stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
         while stage.is_moving():
             self._check_time()
             t0, z0 = clock.now(), stage.position_um()

@@ -32,7 +32,21 @@ from typing import Protocol
 import numpy as np
 from scipy import optimize
 
-from autofocus.curve import Expect, FocusCurve, Peak, Sample, check_not_flat, curve_stats, profile
+from autofocus.curve import (
+    ABOVE_NOISE_SNR,
+    Expect,
+    FocusCurve,
+    Peak,
+    Sample,
+    check_not_flat,
+    check_one_peak,
+    curve_stats,
+    fit_window,
+    log_parabola_vertex,
+    parabola_vertex,
+    profile,
+    significant_peaks,
+)
 from autofocus.errors import FocusNotFound, InputError, LimitError
 from autofocus.result import FocusResult
 
@@ -42,13 +56,29 @@ POSITION_TOLERANCE_UM = 1e-6
 # The coarse pass steps this many user steps. The user's step is the tutorial's "small enough
 # that focus is not skipped" for the full-resolution score; the coarse score's capture range is
 # several times wider (benchmarks/search.py measures the trade-off).
-COARSE_FACTOR = 5.0
+COARSE_FACTOR = 5.5
 # ... but the coarse pass keeps at least this many intervals over the range, so short ranges are
 # still bracketed rather than sampled at their two ends.
 MIN_COARSE_INTERVALS = 8
 # The continuous pass streams frames this many user steps apart (motion blur spreads each frame
 # over part of the gap, so it sees more of the curve than a stepped pass at the same spacing).
-CONTINUOUS_FACTOR = 4.0
+CONTINUOUS_FACTOR = 7.0
+# Zoom passes take 2 * points + 1 frames over a window that shrinks ``points`` times per pass.
+ZOOM_POINTS = 3
+CONTINUOUS_ZOOM_POINTS = 3
+MAX_ZOOM_PASSES = 8
+# The next window spans this many spacings either side of the best frame (focus is nearer to it
+# than to its neighbours) ...
+NEAREST_HALF = 0.6
+# ... or of a Gaussian's vertex through it and its neighbours.
+FITTED_HALF = 0.4
+# A pass resolves the fine peak when three frames around the best one reach this fraction of
+# its height above the pass's lowest score.
+RESOLVED_LEVEL = 0.2
+# ... and its height stands this many noise deviations (of the fine score along the first pass)
+# above that lowest score: noise alone can look like a resolved peak in a narrow window.
+FINE_SNR = 8.0
+COARSE_AGREES = 0.5
 # Refinement halves its spacing until the fine score's neighbours both reach this fraction of
 # the peak's height (then a Gaussian fit has three points inside the peak) ...
 INSIDE_PEAK = 0.35
@@ -171,6 +201,8 @@ class Bracket:
     centre_um: float
     half_um: float
     sense: int = 1
+    fitted: bool = False
+    """Whether the centre is a fit's vertex (good to a fraction of the half-width)."""
 
 
 def coarse_spacing(space: SearchSpace, factor: float) -> float:
@@ -178,28 +210,58 @@ def coarse_spacing(space: SearchSpace, factor: float) -> float:
 
 
 def coarse_to_fine(probe: Probe, space: SearchSpace) -> Peak:
-    """Stepped coarse pass on the coarse score, refinement on both, Gaussian fit on the fine one."""
-    spacing = coarse_spacing(space, COARSE_FACTOR)
-    positions = nearest_end_first(even_positions(space.lo_um, space.hi_um, spacing), space.start_um)
-    for z in positions:
-        probe.sample(z)
-    bracket = bracket_focus(probe.curve, space, spacing)
-    return refine_and_locate(probe, space, bracket)
+    """A pass over the whole range on the coarse score, then zoom passes until the fine peak
+    is resolved, then a fit.
+
+    Every pass is a probe ``sweep``: on a continuous stage one constant-speed move with frames
+    streaming (no stop, no settling, no ringing per frame), elsewhere one stop per frame."""
+    return search_in_passes(probe, space, coarse_spacing(space, COARSE_FACTOR), ZOOM_POINTS)
 
 
 def continuous(probe: Probe, space: SearchSpace) -> Peak:
-    """One constant-speed pass streaming frames (z from their timestamps), then stepped refinement.
+    """The fast variant of :func:`coarse_to_fine`: a sparser, faster first pass and fewer frames
+    per zoom pass (a narrower capture: a very narrow focus curve is more often missed)."""
+    return search_in_passes(probe, space, coarse_spacing(space, CONTINUOUS_FACTOR),
+                            CONTINUOUS_ZOOM_POINTS)
 
-    The streamed frames only bracket focus: their scores carry motion blur and their z the
-    timing uncertainty, so the final fit uses the stationary frames of the refinement alone."""
-    spacing = coarse_spacing(space, CONTINUOUS_FACTOR)
-    if abs(space.hi_um - space.start_um) < abs(space.start_um - space.lo_um):
-        probe.sweep(space.hi_um, space.lo_um, spacing)
-    else:
-        probe.sweep(space.lo_um, space.hi_um, spacing)
-    pass_spacing = max(spacing, largest_gap(probe.curve))
-    bracket = bracket_focus(probe.curve, space, pass_spacing)
-    return refine_and_locate(probe, space, bracket, stationary_only=True)
+
+def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
+    whole_pass(probe, space, space.lo_um, space.hi_um, spacing)
+    try:
+        bracket = bracket_focus(probe.curve, space, spacing)
+    except FocusNotFound as first:
+        if "flat" not in first.reason or spacing <= space.step_um:
+            raise
+        # Nothing stood out: look again between the first pass's frames before calling the
+        # field empty (a narrow focus curve, e.g. small beads at high NA, can fall between).
+        whole_pass(probe, space, space.lo_um + spacing / 2, space.hi_um - spacing / 2, spacing)
+        bracket = bracket_focus(probe.curve, space, spacing / 2)
+    if bracket.sense < 0:
+        refine(probe, space, bracket)
+        return probe.curve.select(lambda s: not s.moving).locate_peak(
+            space.lo_um, space.hi_um, expect=space.expect)
+    return zoom(probe, space, bracket, points, pass_noise(probe.curve))
+
+
+def pass_noise(curve: FocusCurve) -> float:
+    """Frame-to-frame noise of the fine score along a pass: the robust spread of differences
+    between neighbours (a peak spans few of them, so the median ignores it)."""
+    _, scores = profile(curve)
+    if len(scores) < 3:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(np.diff(scores)))) / math.sqrt(2)
+
+
+def whole_pass(probe: Probe, space: SearchSpace, a: float, b: float, spacing: float) -> list[Sample]:
+    """A pass from whichever of ``a``/``b`` is nearer the stage to the other."""
+    here = last_z(probe.curve, space.start_um)
+    if abs(b - here) < abs(a - here):
+        a, b = b, a
+    return probe.sweep(space.clamp(a), space.clamp(b), spacing)
+
+
+def last_z(curve: FocusCurve, default: float) -> float:
+    return curve.samples[-1].z_um if curve.samples else default
 
 
 def largest_gap(curve: FocusCurve) -> float:
@@ -208,10 +270,11 @@ def largest_gap(curve: FocusCurve) -> float:
 
 
 def bracket_focus(curve: FocusCurve, space: SearchSpace, spacing_um: float) -> Bracket:
-    """Where the coarse scores put focus, give or take one coarse spacing.
+    """Where the coarse scores put focus, and how far from there it may be.
 
-    An empty field ends here: a flat coarse curve raises FocusNotFound before any refinement.
-    With ``expect`` dip or auto, two balanced humps bracket the dip between them instead."""
+    An empty field ends here: a flat coarse curve raises FocusNotFound before any refinement,
+    and so do several comparable coarse peaks. With ``expect`` dip or auto, two balanced humps
+    bracket the dip between them instead."""
     coarse = curve.coarse_curve()
     if space.expect != "peak":
         try:
@@ -221,9 +284,134 @@ def bracket_focus(curve: FocusCurve, space: SearchSpace, spacing_um: float) -> B
             if space.expect == "dip":
                 raise
     z, scores = profile(coarse)
-    check_not_flat(curve_stats(z, scores))
-    best = float(z[int(np.argmax(scores))])
-    return Bracket(best, spacing_um)
+    stats = curve_stats(z, scores)
+    check_not_flat(stats)
+    check_one_peak(z, significant_peaks(scores, stats), stats)
+    best = int(np.argmax(scores))
+    # With a unimodal curve the best frame is the one nearest focus, so focus lies within half
+    # a spacing of it (a margin covers noise and frames bunched at the ends of a pass). When
+    # its neighbours rise from the noise too, a Gaussian through them narrows that down.
+    if 0 < best < len(z) - 1:
+        neighbours = scores[[best - 1, best + 1]] - stats.baseline
+        if np.all(neighbours > ABOVE_NOISE_SNR * stats.noise):
+            window = fit_window(scores, best, stats.baseline)
+            vertex = log_parabola_vertex(z[window], scores[window] - stats.baseline)
+            if vertex is not None:
+                return Bracket(vertex, FITTED_HALF * spacing_um, fitted=True)
+    return Bracket(float(z[best]), NEAREST_HALF * spacing_um)
+
+
+def zoom(probe: Probe, space: SearchSpace, bracket: Bracket, points: int, noise: float) -> Peak:
+    """Passes over ever narrower windows, about ``2 * points + 1`` frames each, until the fine
+    score has a resolved peak in one of them; then its fit.
+
+    Each window is centred where the last pass put focus (the coarse score's fit when it has
+    one, else its best frame) and spans the last pass's spacing on either side, so the window
+    shrinks ``points`` times per pass; a best frame at a window's end shifts the window instead."""
+    centre, half, fitted = bracket.centre_um, bracket.half_um, bracket.fitted
+    min_spacing = MIN_SPACING_FRACTION * space.step_um
+    for _ in range(MAX_ZOOM_PASSES):
+        # Around a fitted centre the window is already narrow: fewer frames cover it.
+        spacing = max(half / (points - 1 if fitted and points > 2 else points), min_spacing)
+        lo, hi = space.clamp(centre - half), space.clamp(centre + half)
+        samples = whole_pass(probe, space, lo, hi, spacing)
+        window = [s for s in samples if lo - 1e-9 <= s.z_um <= hi + 1e-9] or samples
+        final = spacing <= min_spacing
+        fit = fit_fine(window, space, spacing, noise, final=final)
+        if fit is not None:
+            return fit
+        centre, half, fitted = next_window(window, space, spacing, half)
+    raise FocusNotFound("the fine score has no resolved peak where the coarse score put focus "
+                        f"(after {MAX_ZOOM_PASSES} passes)")
+
+
+def fit_fine(window: list[Sample], space: SearchSpace, spacing: float, noise: float, *,
+             final: bool) -> Peak | None:
+    """The fine peak of one pass, fitted, or None when the pass does not resolve it yet.
+
+    Resolved: the best frame is not at the pass's ends and at least three frames, one on each
+    side of it, rise above ``RESOLVED_LEVEL`` of its height above the pass's lowest score, so a
+    Gaussian fit has points on both flanks. A best frame on an edge of the whole range is an
+    edge peak: focus may lie beyond it."""
+    z, scores = profile(FocusCurve(list(window)))
+    best = int(np.argmax(scores))
+    at_end = best in (0, len(z) - 1)
+    if at_end and final:
+        edge = edge_name(float(z[best]), space, spacing)
+        if edge:
+            raise FocusNotFound(f"the score is highest at the {edge} edge of the range "
+                                f"({z[best]:.2f} um): focus may lie beyond it")
+    base = float(scores.min())
+    height = float(scores[best]) - base
+    idx = fit_window(scores, best, base) if height > 0 else None
+    if idx is not None:
+        level = base + RESOLVED_LEVEL * height
+        idx = idx[scores[idx] > level]
+    resolved = (not at_end and idx is not None and len(idx) >= 3 and height > FINE_SNR * noise
+                and int(idx.min()) < best < int(idx.max()) and coarse_agrees(window, float(z[best])))
+    if not resolved:
+        if final:
+            raise FocusNotFound("the fine score shows no resolved peak where the coarse score put "
+                                "focus, even at the finest spacing")
+        return None
+    assert idx is not None
+    vertex = log_parabola_vertex(z[idx], scores[idx] - base)
+    method = "gaussian-fit"
+    if vertex is None:
+        vertex = parabola_vertex(z[best - 1 : best + 2], scores[best - 1 : best + 2])
+        method = "parabola-fit"
+    if vertex is None:
+        vertex, method = float(z[best]), "best-sample"
+    confidence = min(1.0, len(idx) / 5.0)
+    return Peak(float(vertex), float(scores[best]), confidence=confidence, method=method)
+
+
+def coarse_agrees(window: list[Sample], z_um: float) -> bool:
+    """Whether the coarse score is high (``COARSE_AGREES`` of its range in the window) at the
+    fine score's best frame. Some fine measures have side lobes or plateaus away from focus (on
+    dim fluorescence the band-pass energy is lowest tens of um around focus and rises again
+    farther out); the broad coarse score has none, so a fine peak it does not share is not focus."""
+    coarse = FocusCurve(list(window)).coarse_curve()
+    if not coarse.samples:
+        return True
+    z, scores = profile(coarse)
+    lo, hi = float(scores.min()), float(scores.max())
+    at = float(np.interp(z_um, z, scores))
+    return hi <= lo or at >= lo + COARSE_AGREES * (hi - lo)
+
+
+def edge_name(z_um: float, space: SearchSpace, spacing: float) -> str:
+    """"lower"/"upper" when ``z_um`` is within half a spacing of that edge of the range."""
+    if z_um - space.lo_um <= spacing / 2 + POSITION_TOLERANCE_UM:
+        return "lower"
+    if space.hi_um - z_um <= spacing / 2 + POSITION_TOLERANCE_UM:
+        return "upper"
+    return ""
+
+
+def next_window(window: list[Sample], space: SearchSpace, spacing: float,
+                half: float) -> tuple[float, float, bool]:
+    """Centre and half-width of the next pass: where this pass puts focus, give or take."""
+    curve = FocusCurve(list(window))
+    z, _ = profile(curve)
+    _, coarse = profile(curve.coarse_curve())
+    best = int(np.argmax(coarse))
+    if best in (0, len(z) - 1):
+        end = float(z[best])
+        if edge_name(end, space, spacing):
+            # Against an edge of the range: look closer at the edge (the final pass decides
+            # whether the peak lies inside).
+            return end, half / 2, False
+        # Focus lies beyond this window: move it, do not shrink it.
+        return end, half, False
+    base = float(coarse.min())
+    idx = fit_window(coarse, best, base)
+    level = base + INSIDE_PEAK * (coarse[best] - base)
+    if coarse[best - 1] > level and coarse[best + 1] > level:
+        vertex = log_parabola_vertex(z[idx], coarse[idx] - base)
+        if vertex is not None:
+            return vertex, FITTED_HALF * spacing, True
+    return float(z[best]), NEAREST_HALF * spacing, False
 
 
 def refine_and_locate(probe: Probe, space: SearchSpace, bracket: Bracket, *,
