@@ -56,10 +56,13 @@ def test_stack_default_settings_find_the_in_focus_plane(data: Path, dataset: Any
 
 @pytest.mark.parametrize("dataset", BENCH.DATASETS, ids=lambda ds: ds.name)
 def test_replay_with_the_default_live_strategy(data: Path, dataset: Any) -> None:
+    """The default live strategy on a replayed recording may refuse (benchmarks/real_data.py
+    reports how often), but it must never be confidently wrong."""
     run = BENCH.replay_default(data / dataset.file)
-    assert run.status == "focused", run.reason
-    assert run.found_plane is not None
-    # A live search samples fewer planes than the stack holds; its answer must still land near
-    # the known plane (the bead's peak is one plane wide, hence the allowance of two).
-    assert dataset.error(run.found_plane) <= 2
     assert run.frames > 0 and run.hardware_s > 0
+    if run.status != "focused":
+        assert run.reason
+        return
+    assert run.found_plane is not None
+    # A live search samples between the recorded planes; the bead's peak is one plane wide.
+    assert dataset.error(run.found_plane) <= 2
