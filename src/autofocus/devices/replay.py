@@ -5,6 +5,10 @@ blending the two neighbouring planes linearly when the stage sits between them. 
 virtual clock (moves and exposures advance it), so every live strategy and the runner can be
 tried on real recorded data, quickly and repeatably, with the hardware time they would have cost.
 
+Between planes the frame is a blend, not a recording: blending averages the two planes' noise,
+so on noisy recordings focus scores dip a little between planes (2-3 % with the band-pass measure
+on the light-sheet series in ../shared/data/real). Steps of whole planes see only recorded frames.
+
 Positions are the stack's own z (micrometres when the spacing is known, else plane numbers),
 shifted by ``offset_um`` when the replay should sit at a realistic stage coordinate.
 """
