@@ -14,10 +14,13 @@ callable) reports its one score as both.
 Strategies (``STRATEGIES``):
 
 - ``sweep``: the tutorial's; every step, best frame wins (flat curves are "not found").
-- ``coarse-to-fine`` (default): stepped coarse pass at ``COARSE_FACTOR`` user steps, then
-  halving refinement around the bracketed peak, then a Gaussian fit with confidence checks.
-- ``continuous``: one constant-speed pass over the range while frames stream (the probe's
-  ``sweep``), then the same stepped refinement.
+- ``coarse-to-fine`` (default): a pass over the whole range at ``COARSE_FACTOR`` user steps on
+  the coarse score (streamed during one constant-speed move on a continuous stage; one stop per
+  frame otherwise), a second pass between its frames when nothing stood out, then zoom passes
+  over windows shrinking about ``ZOOM_POINTS`` times each until the fine score shows a resolved
+  peak that the coarse score agrees with; a Gaussian fit places it. A peak on an edge of the
+  range is "not found".
+- ``continuous``: the same with a sparser, faster first pass (``CONTINUOUS_FACTOR``).
 - ``brent``: bounded Brent search around the start position, for refocusing near a known focus.
 """
 
@@ -79,6 +82,7 @@ RESOLVED_LEVEL = 0.2
 # above that lowest score: noise alone can look like a resolved peak in a narrow window.
 FINE_SNR = 8.0
 COARSE_AGREES = 0.5
+MIN_NOISE_FRAMES = 6
 # Refinement halves its spacing until the fine score's neighbours both reach this fraction of
 # the peak's height (then a Gaussian fit has three points inside the peak) ...
 INSIDE_PEAK = 0.35
@@ -244,12 +248,15 @@ def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: i
 
 
 def pass_noise(curve: FocusCurve) -> float:
-    """Frame-to-frame noise of the fine score along a pass: the robust spread of differences
-    between neighbours (a peak spans few of them, so the median ignores it)."""
-    _, scores = profile(curve)
-    if len(scores) < 3:
-        return 0.0
-    return 1.4826 * float(np.median(np.abs(np.diff(scores)))) / math.sqrt(2)
+    """Frame-to-frame noise of the fine score along the first pass(es): the robust spread of
+    second differences (they ignore a smooth trend) over the frames whose coarse score is at
+    most its median, i.e. away from the peak, whose curvature is not noise."""
+    coarse = np.array([coarse_of(s) for s in curve.samples])
+    far = curve.select(lambda s: coarse_of(s) <= float(np.median(coarse)))
+    _, scores = profile(far)
+    if len(scores) < MIN_NOISE_FRAMES:
+        return 0.0  # too few frames to tell noise from shape: no noise guard
+    return 1.4826 * float(np.median(np.abs(np.diff(scores, 2)))) / math.sqrt(6)
 
 
 def whole_pass(probe: Probe, space: SearchSpace, a: float, b: float, spacing: float) -> list[Sample]:
@@ -257,7 +264,14 @@ def whole_pass(probe: Probe, space: SearchSpace, a: float, b: float, spacing: fl
     here = last_z(probe.curve, space.start_um)
     if abs(b - here) < abs(a - here):
         a, b = b, a
-    return probe.sweep(space.clamp(a), space.clamp(b), spacing)
+    a, b = space.clamp(a), space.clamp(b)
+    samples = probe.sweep(a, b, spacing)
+    expected = abs(b - a) / spacing + 1
+    if len(samples) < expected / 2:
+        # The stream fell short (a stage faster than its timing promised, a camera on another
+        # clock): take the frames one stop at a time instead, on the way back.
+        samples = samples + stepped_sweep(probe, b, a, spacing)
+    return samples
 
 
 def last_z(curve: FocusCurve, default: float) -> float:
@@ -288,6 +302,13 @@ def bracket_focus(curve: FocusCurve, space: SearchSpace, spacing_um: float) -> B
     check_not_flat(stats)
     check_one_peak(z, significant_peaks(scores, stats), stats)
     best = int(np.argmax(scores))
+    if best in (0, len(z) - 1):
+        fine_best = interior_fine_peak(curve)
+        if fine_best is not None:
+            # The coarse score is highest at an end of the range but the fine one peaks inside
+            # it: on transparent specimens a coarse (low-frequency) measure can grow with
+            # defocus while fine detail still peaks at focus. Follow the fine score.
+            return Bracket(fine_best, NEAREST_HALF * spacing_um)
     # With a unimodal curve the best frame is the one nearest focus, so focus lies within half
     # a spacing of it (a margin covers noise and frames bunched at the ends of a pass). When
     # its neighbours rise from the noise too, a Gaussian through them narrows that down.
@@ -299,6 +320,20 @@ def bracket_focus(curve: FocusCurve, space: SearchSpace, spacing_um: float) -> B
             if vertex is not None:
                 return Bracket(vertex, FITTED_HALF * spacing_um, fitted=True)
     return Bracket(float(z[best]), NEAREST_HALF * spacing_um)
+
+
+def interior_fine_peak(curve: FocusCurve) -> float | None:
+    """Where the fine score of the curve so far peaks, when that is a clear peak (not flat)
+    strictly inside the sampled positions; else None."""
+    z, scores = profile(curve)
+    best = int(np.argmax(scores))
+    if best in (0, len(z) - 1):
+        return None
+    try:
+        check_not_flat(curve_stats(z, scores))
+    except FocusNotFound:
+        return None
+    return float(z[best])
 
 
 def zoom(probe: Probe, space: SearchSpace, bracket: Bracket, points: int, noise: float) -> Peak:
@@ -316,8 +351,15 @@ def zoom(probe: Probe, space: SearchSpace, bracket: Bracket, points: int, noise:
         lo, hi = space.clamp(centre - half), space.clamp(centre + half)
         samples = whole_pass(probe, space, lo, hi, spacing)
         window = [s for s in samples if lo - 1e-9 <= s.z_um <= hi + 1e-9] or samples
-        final = spacing <= min_spacing
-        fit = fit_fine(window, space, spacing, noise, final=final)
+        # Frames that no longer change (a recorded stack replays its nearest plane) end the
+        # zoom as the finest spacing does.
+        final = spacing <= min_spacing or len({s.score for s in window}) <= 1
+        fit = fit_fine(window, space, spacing, noise, final=False)
+        if fit is None and final:
+            # The window may have shrunk inside a fine peak broader than it (the coarse score
+            # led the way), or below the planes of a recording: all frames together show both
+            # flanks.
+            fit = fit_fine(probe.curve.samples, space, spacing, noise, final=True)
         if fit is not None:
             return fit
         centre, half, fitted = next_window(window, space, spacing, half)
