@@ -112,6 +112,23 @@ def test_vibration_scales_with_the_move_and_decays() -> None:
     assert max(wobble) > 0.2 * large and min(wobble) < -0.2 * large
 
 
+def test_ringing_goes_on_during_the_next_move_and_a_ramp_excites_more() -> None:
+    stage = make_stage()
+    stage.move_to_um(6_000.0)  # a long move: rings at the cap
+    left = stage.vibration_amplitude_um(stage.clock.now())
+    stage.start_move_to_um(6_100.0, 1_000.0)  # a slow streamed pass starts at once
+    t = stage.clock.now() + 0.002
+    assert stage.is_moving()
+    assert stage.vibration_amplitude_um(t) == pytest.approx(
+        left * 2.718281828 ** (-0.002 / stage.spec.settle_tau_s), rel=0.05)
+    # Long after the arrival's ringing died, the pass's own acceleration still rings.
+    quiet = make_stage()
+    quiet.clock.sleep(1.0)
+    quiet.start_move_to_um(3_000.0, 2_000.0)
+    ramp_end = quiet.clock.now() + quiet.spec.command_latency_s + 2_000.0 / quiet.spec.accel_um_s2
+    assert quiet.vibration_amplitude_um(ramp_end + 0.001) > 0.1
+
+
 def test_backlash_puts_the_focal_plane_behind_the_approach_direction() -> None:
     stage = make_stage(backlash_um=4.0)
     stage.move_to_um(1_500.0)  # from below

@@ -91,6 +91,20 @@ class _Move:
             s = d - 0.5 * a * rest * rest
         return self.z0 + sign * s
 
+    @property
+    def peak_speed(self) -> float:
+        return min(self.speed, math.sqrt(abs(self.z1 - self.z0) * self.accel))
+
+    @property
+    def ramp_end(self) -> float:
+        """When the acceleration phase ends (and the jerk it gave the stand starts ringing)."""
+        return self.t0 + self.peak_speed / self.accel
+
+    @property
+    def ramp_um(self) -> float:
+        """Distance covered while accelerating."""
+        return self.peak_speed**2 / (2 * self.accel)
+
     def speed_at(self, t: float) -> float:
         if t <= self.t0 or t >= self.t_end:
             return 0.0
@@ -189,7 +203,7 @@ class SimStage:
         backlash offset + residual vibration."""
         move = self._move
         if move is not None and t < move.t_end:
-            return move.position(t) + self._offset_for(move)
+            return move.position(t) + self._offset_for(move) + self._ringing_during(move, t)
         if move is not None:  # the move will have ended by t
             amp = self._amplitude_after(move)
             return move.z1 + self._offset_for(move) + self._vibration(t, move.t_end, amp)
@@ -197,11 +211,12 @@ class SimStage:
             t, self._vib_t0, self._vib_amp)
 
     def vibration_amplitude_um(self, t: float) -> float:
-        """Envelope of the residual vibration at ``t`` (0 while a move is under way)."""
+        """Envelope of the residual vibration at ``t``."""
         move = self._move
         if move is not None:
             if t < move.t_end:
-                return 0.0
+                return abs(self._envelope(t, self._vib_t0, self._vib_amp)) + abs(
+                    self._envelope(t, move.ramp_end, self._excited_by_ramp(move)))
             return self._amplitude_after(move) * math.exp(-(t - move.t_end)
                                                           / self.spec.settle_tau_s)
         if t < self._vib_t0:
@@ -213,12 +228,24 @@ class SimStage:
         return 0.0 if self._move is None else self._move.speed_at(t)
 
     # -- internals ---------------------------------------------------------------------------
-    def _vibration(self, t: float, t0: float, amp: float) -> float:
+    def _envelope(self, t: float, t0: float, amp: float) -> float:
         if amp <= 0 or t < t0:
             return 0.0
-        dt = t - t0
-        return amp * math.exp(-dt / self.spec.settle_tau_s) * math.sin(
-            2 * math.pi * self.spec.vibration_hz * dt)
+        return amp * math.exp(-(t - t0) / self.spec.settle_tau_s)
+
+    def _vibration(self, t: float, t0: float, amp: float) -> float:
+        return self._envelope(t, t0, amp) * math.sin(2 * math.pi * self.spec.vibration_hz * (t - t0))
+
+    def _excited_by_ramp(self, move: _Move) -> float:
+        """Ringing that a move's own acceleration excites, like a short move of the ramp's length."""
+        return min(self.spec.vibration_per_um * move.ramp_um, self.spec.vibration_cap_um())
+
+    def _ringing_during(self, move: _Move, t: float) -> float:
+        """While moving, the stand still rings from the last arrival (decaying as before) and
+        starts ringing from this move's acceleration: frames streamed right after a long move or
+        at the start of a pass are not clean."""
+        return self._vibration(t, self._vib_t0, self._vib_amp) + self._vibration(
+            t, move.ramp_end, self._excited_by_ramp(move))
 
     def _amplitude_after(self, move: _Move) -> float:
         """Vibration left by a move: grows with its length, capped by what the acceleration
