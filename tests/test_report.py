@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from autofocus.curve import FocusCurve
-from autofocus.report import StepImageWriter, plot_curve, to_display
+from autofocus.report import StepImageWriter, plot_curve, to_display, zoom_window_um
 from autofocus.result import FocusResult
 
 
@@ -45,3 +45,15 @@ def test_step_writer_keeps_panels_on_disk_and_animates_them(tmp_path: Path) -> N
 
 def test_no_steps_no_animation(tmp_path: Path) -> None:
     assert StepImageWriter(tmp_path, blur=9).write_animation() is None
+
+
+def test_zoom_window_holds_the_frames_near_the_answer_only_when_they_crowd() -> None:
+    coarse = np.linspace(9_500.0, 10_500.0, 21)
+    fine = 10_012.0 + np.array([-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0])
+    window = zoom_window_um(np.concatenate([coarse, fine]), 10_012.0)
+    assert window is not None
+    lo, hi = window
+    assert lo < 10_008.0 and hi > 10_016.0
+    assert hi - lo < 100.0
+    assert zoom_window_um(coarse, 10_000.0) is None  # an even sweep: the full range says it all
+    assert zoom_window_um(coarse, None) is None

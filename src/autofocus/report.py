@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: instrument PCs and CI have no display
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from PIL import Image
 
 from autofocus.devices.base import Frame
@@ -19,28 +20,56 @@ from autofocus.result import FocusResult
 
 
 def plot_curve(result: FocusResult, path: Path, true_focus_um: float | None = None) -> Path:
-    """Score against z (in acquisition order markers), the answer, and the truth if known."""
-    z = result.curve.z() / 1000.0
-    scores = result.curve.scores()
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    """Score against z over the whole search, and beside it a close-up of the answer (a search
+    that zooms in puts most of its frames within a few micrometres, invisible at full range)."""
+    z_um = result.curve.z()
+    zoom = zoom_window_um(z_um, result.best_z_um)
+    fig, axes = plt.subplots(1, 2 if zoom else 1, figsize=(11 if zoom else 7, 4), dpi=100,
+                             squeeze=False)
+    draw_curve(axes[0][0], result, true_focus_um, None)
+    if zoom:
+        draw_curve(axes[0][1], result, true_focus_um, zoom)
+        axes[0][1].set_title("close-up of the answer", fontsize=10)
+    title = f"{result.strategy}: {result.status}, {result.frames} frames"
+    axes[0][0].set_title(title if result.focused else f"{title}\n{result.reason}", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def zoom_window_um(z_um: np.ndarray, best_z_um: float | None) -> tuple[float, float] | None:
+    """A window around the answer holding its nearest few frames; None when it would show
+    nearly the whole range anyway."""
+    if best_z_um is None or len(z_um) < 8:
+        return None
+    distances = np.sort(np.abs(z_um - best_z_um))
+    half = 1.5 * float(distances[min(6, len(distances) - 1)])
+    span = float(z_um.max() - z_um.min())
+    if half <= 0 or 2 * half > 0.25 * span:
+        return None
+    return (best_z_um - half, best_z_um + half)
+
+
+def draw_curve(ax: Axes, result: FocusResult, true_focus_um: float | None,
+               window_um: tuple[float, float] | None) -> None:
+    z_um, scores = result.curve.z(), result.curve.scores()
+    shown = np.ones(len(z_um), dtype=bool)
+    if window_um is not None:
+        shown = (z_um >= window_um[0]) & (z_um <= window_um[1])
+    z = z_um[shown] / 1000.0
     order = np.argsort(z, kind="stable")
-    ax.plot(z[order], scores[order], "-", color="0.7", lw=1)
-    ax.scatter(z, scores, c=np.arange(len(z)), cmap="viridis", s=14, zorder=3,
-               label="frames (colour = order)")
+    ax.plot(z[order], scores[shown][order], "-", color="0.7", lw=1)
+    ax.scatter(z, scores[shown], c=np.flatnonzero(shown), cmap="viridis", s=14, zorder=3,
+               vmin=0, vmax=max(len(z_um) - 1, 1), label="frames (colour = order)")
     if result.best_z_um is not None:
         ax.axvline(result.best_z_um / 1000.0, color="tab:red", lw=1.5, label="best focus")
     if true_focus_um is not None:
         ax.axvline(true_focus_um / 1000.0, color="k", ls="--", lw=1, label="true focus (simulator)")
     ax.set_xlabel("z position (mm)")
     ax.set_ylabel(f"focus score ({result.metric or 'metric'})")
-    title = f"{result.strategy}: {result.status}, {result.frames} frames"
-    ax.set_title(title if result.focused else f"{title}\n{result.reason}", fontsize=10)
     ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 def to_display(image: np.ndarray) -> np.ndarray:
