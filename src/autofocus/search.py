@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -230,7 +230,33 @@ def continuous(probe: Probe, space: SearchSpace) -> Peak:
 
 
 def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
+    """The first pass, then the route its curve calls for: the coarse score's peak, or (expect
+    dip or auto) a transparent specimen's focus led by the fine score."""
     whole_pass(probe, space, space.lo_um, space.hi_um, spacing)
+    if space.expect == "peak":
+        return peak_in_passes(probe, space, spacing, points)
+    if space.expect == "dip":
+        return transparent_in_passes(probe, space, spacing, points)
+    lead = transparent_lead(probe.curve, space)
+    if lead is not None:
+        return focus_transparent(probe, space, lead, spacing, points)
+    first_pass = FocusCurve(list(probe.curve.samples))
+    try:
+        peak: Peak | None = peak_in_passes(probe, space, spacing, points)
+        missed = None
+    except FocusNotFound as exc:
+        peak, missed = None, exc
+    lead = overlooked_fine_peak(first_pass, peak)
+    if lead is not None:
+        return focus_transparent(probe, space, lead, spacing, points)
+    if missed is not None:
+        raise missed
+    assert peak is not None
+    return peak
+
+
+def peak_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
+    """After the first pass: bracket the coarse score's peak, zoom in on the fine one."""
     try:
         bracket = bracket_focus(probe.curve, space, spacing)
     except FocusNotFound as first:
@@ -238,13 +264,13 @@ def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: i
             raise
         # Nothing stood out: look again between the first pass's frames before calling the
         # field empty (a narrow focus curve, e.g. small beads at high NA, can fall between).
-        whole_pass(probe, space, space.lo_um + spacing / 2, space.hi_um - spacing / 2, spacing)
+        interleaved_pass(probe, space, spacing)
         bracket = bracket_focus(probe.curve, space, spacing / 2)
-    if bracket.sense < 0:
-        refine(probe, space, bracket)
-        return probe.curve.select(lambda s: not s.moving).locate_peak(
-            space.lo_um, space.hi_um, expect=space.expect)
     return zoom(probe, space, bracket, points, pass_noise(probe.curve))
+
+
+def interleaved_pass(probe: Probe, space: SearchSpace, spacing: float) -> None:
+    whole_pass(probe, space, space.lo_um + spacing / 2, space.hi_um - spacing / 2, spacing)
 
 
 def pass_noise(curve: FocusCurve) -> float:
@@ -290,13 +316,6 @@ def bracket_focus(curve: FocusCurve, space: SearchSpace, spacing_um: float) -> B
     and so do several comparable coarse peaks. With ``expect`` dip or auto, two balanced humps
     bracket the dip between them instead."""
     coarse = curve.coarse_curve()
-    if space.expect != "peak":
-        try:
-            found = coarse.locate_peak(space.lo_um, space.hi_um, expect="dip", min_points=0)
-            return Bracket(found.z_um, spacing_um, sense=-1)
-        except FocusNotFound:
-            if space.expect == "dip":
-                raise
     z, scores = profile(coarse)
     stats = curve_stats(z, scores)
     check_not_flat(stats)
@@ -334,6 +353,126 @@ def interior_fine_peak(curve: FocusCurve) -> float | None:
     except FocusNotFound:
         return None
     return float(z[best])
+
+
+# Transparent specimens (expect "auto" or "dip"). Low-frequency contrast grows with defocus on
+# both sides of focus (the coarse score has humps tens of um out and a valley at focus), while
+# the fine score's envelope peaks at focus with a notch one depth of field wide in its middle.
+# So the coarse score must not lead there: it would bracket a hump.
+#
+# In auto mode the fine score's peak must lie in a valley of the coarse score: the coarse score
+# rises by at least this fraction of its range on both sides of it. A peak specimen's fine and
+# coarse scores peak together, so its coarse score is at its top there, never in a valley.
+VALLEY_RISE = 0.25
+# The second look around a transparent specimen's first resolved fine peak spans this many of
+# its half-widths on either side (the humps are about one half-width apart), in this many frames
+# per side.
+LOOK_REACH = 2.0
+LOOK_POINTS = 4
+
+
+def transparent_lead(curve: FocusCurve, space: SearchSpace) -> float | None:
+    """Where the first pass puts the focus of a transparent specimen (the fine score's best
+    frame), or None when the curve is not a transparent specimen's (or ``expect`` is peak)."""
+    if space.expect == "peak":
+        return None
+    z, fine = profile(curve)
+    best = int(np.argmax(fine))
+    if best in (0, len(z) - 1):
+        return None
+    try:
+        check_not_flat(curve_stats(z, fine))
+    except FocusNotFound:
+        return None
+    if space.expect == "dip":
+        return float(z[best])
+    _, coarse = profile(curve.coarse_curve())
+    rise = min(float(coarse[:best].max()), float(coarse[best + 1 :].max())) - float(coarse[best])
+    return float(z[best]) if rise >= VALLEY_RISE * float(np.ptp(coarse)) else None
+
+
+def transparent_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
+    """A declared transparent specimen: follow the fine score's first-pass peak; at high NA its
+    envelope (a few depths of field) can fall between the first pass's frames, so look between
+    them once before giving up. The coarse score never leads: it would find a hump."""
+    lead = transparent_lead(probe.curve, space)
+    if lead is None and spacing > space.step_um:
+        interleaved_pass(probe, space, spacing)
+        lead = transparent_lead(probe.curve, space)
+    if lead is None:
+        raise FocusNotFound("the fine score shows no clear peak inside the range (transparent "
+                            "specimen: no cells in view, or focus outside the range?)")
+    return focus_transparent(probe, space, lead, spacing, points)
+
+
+def overlooked_fine_peak(first_pass: FocusCurve, peak: Peak | None) -> float | None:
+    """Auto mode, after the coarse route: the first pass's clear fine peak, when the coarse
+    route found nothing or a fine peak lower than it, and the coarse score was not at its top
+    there (the coarse score led elsewhere). On a peak specimen the fine and coarse scores peak
+    together, so this is a transparent specimen whose coarse humps misled the route."""
+    z, fine = profile(first_pass)
+    best = int(np.argmax(fine))
+    if best in (0, len(z) - 1) or (peak is not None and peak.score >= fine[best]):
+        return None
+    try:
+        check_not_flat(curve_stats(z, fine))
+    except FocusNotFound:
+        return None
+    _, coarse = profile(first_pass.coarse_curve())
+    top = float(coarse.min()) + COARSE_AGREES * float(np.ptp(coarse))
+    return float(z[best]) if coarse[best] < top else None
+
+
+def focus_transparent(probe: Probe, space: SearchSpace, lead_um: float, spacing: float,
+                      points: int) -> Peak:
+    """Zoom passes led by the fine score alone, then the dip between its humps if they show."""
+    led = FineLed(probe)
+    hump = zoom(led, space, Bracket(lead_um, NEAREST_HALF * spacing), points, pass_noise(led.curve))
+    # The zoom stops at the first resolved peak, which may be one hump of two. A second look,
+    # symmetric about it and wide enough to reach its twin, tells a dip from a single peak.
+    reach = LOOK_REACH * peak_half_width(probe.curve, hump.z_um)
+    lo, hi = space.clamp(hump.z_um - reach), space.clamp(hump.z_um + reach)
+    whole_pass(probe, space, lo, hi, reach / LOOK_POINTS)
+    look = probe.curve.select(lambda s: lo - 1e-9 <= s.z_um <= hi + 1e-9)
+    try:
+        return look.locate_peak(expect="auto")
+    except FocusNotFound:
+        return hump
+
+
+def peak_half_width(curve: FocusCurve, z_um: float) -> float:
+    """Distance from ``z_um`` to the farther of the nearest frames on either side where the
+    fine score has fallen to half its height there (above the curve's lowest score)."""
+    z, scores = profile(curve)
+    base = float(scores.min())
+    half = base + 0.5 * (float(np.interp(z_um, z, scores)) - base)
+    low = z[scores <= half]
+    below, above = low[low < z_um], low[low > z_um]
+    sides = [z_um - float(below.max())] if len(below) else []
+    sides += [float(above.min()) - z_um] if len(above) else []
+    return max(sides) if sides else float(np.ptp(z)) / 2
+
+
+def fine_led(sample: Sample) -> Sample:
+    return replace(sample, coarse=sample.score)
+
+
+class FineLed:
+    """A probe seen with its fine score in the coarse score's place, so the passes that
+    bracket, zoom and check agreement on the coarse score follow the fine one."""
+
+    def __init__(self, probe: Probe) -> None:
+        self._probe = probe
+
+    @property
+    def curve(self) -> FocusCurve:
+        return FocusCurve([fine_led(s) for s in self._probe.curve.samples])
+
+    def sample(self, z_um: float) -> float:
+        return self._probe.sample(z_um)
+
+    def sweep(self, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
+        return [fine_led(s) for s in self._probe.sweep(start_um, end_um, spacing_um)]
 
 
 def zoom(probe: Probe, space: SearchSpace, bracket: Bracket, points: int, noise: float) -> Peak:
