@@ -20,7 +20,8 @@ Strategies (``STRATEGIES``):
   over windows shrinking about ``ZOOM_POINTS`` times each until the fine score shows a resolved
   peak that the coarse score agrees with; a Gaussian fit places it. A peak on an edge of the
   range is "not found".
-- ``continuous``: the same with a sparser, faster first pass (``CONTINUOUS_FACTOR``).
+- ``continuous``: a sparser streamed first pass, one streamed pass over the bracket, then a
+  few frames at rest (:mod:`autofocus.strategies.continuous`).
 - ``brent``: bounded Brent search around the start position, for refocusing near a known focus.
 """
 
@@ -33,7 +34,6 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
-from scipy import optimize
 
 from autofocus.curve import (
     ABOVE_NOISE_SNR,
@@ -63,12 +63,8 @@ COARSE_FACTOR = 5.5
 # ... but the coarse pass keeps at least this many intervals over the range, so short ranges are
 # still bracketed rather than sampled at their two ends.
 MIN_COARSE_INTERVALS = 8
-# The continuous pass streams frames this many user steps apart (motion blur spreads each frame
-# over part of the gap, so it sees more of the curve than a stepped pass at the same spacing).
-CONTINUOUS_FACTOR = 7.0
 # Zoom passes take 2 * points + 1 frames over a window that shrinks ``points`` times per pass.
 ZOOM_POINTS = 3
-CONTINUOUS_ZOOM_POINTS = 3
 MAX_ZOOM_PASSES = 8
 # The next window spans this many spacings either side of the best frame (focus is nearer to it
 # than to its neighbours) ...
@@ -89,9 +85,6 @@ INSIDE_PEAK = 0.35
 # ... or the spacing falls below this fraction of the user's step (a focus curve narrower than
 # that is beyond what the user's step was meant to resolve).
 MIN_SPACING_FRACTION = 0.02
-# Brent looks this many user steps either side of the start position.
-BRENT_HALF_WINDOW_STEPS = 5.0
-BRENT_MAX_FRAMES = 16
 
 
 @dataclass(frozen=True)
@@ -223,18 +216,25 @@ def coarse_to_fine(probe: Probe, space: SearchSpace) -> Peak:
 
 
 def continuous(probe: Probe, space: SearchSpace) -> Peak:
-    """The fast variant of :func:`coarse_to_fine`: a sparser, faster first pass and fewer frames
-    per zoom pass (a narrower capture: a very narrow focus curve is more often missed)."""
-    return search_in_passes(probe, space, coarse_spacing(space, CONTINUOUS_FACTOR),
-                            CONTINUOUS_ZOOM_POINTS)
+    """Streamed passes, then a few frames at rest (:mod:`autofocus.strategies.continuous`)."""
+    from autofocus.strategies.continuous import continuous as run  # imports this module
+
+    return run(probe, space)
 
 
-def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
+PeakRoute = Callable[[Probe, SearchSpace, float, int], Peak]
+"""How a pass-based strategy finds a peak after its first pass: (probe, space, spacing, points)."""
+
+
+def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: int, *,
+                     peak_route: PeakRoute | None = None) -> Peak:
     """The first pass, then the route its curve calls for: the coarse score's peak, or (expect
-    dip or auto) a transparent specimen's focus led by the fine score."""
+    dip or auto) a transparent specimen's focus led by the fine score. ``peak_route``
+    (default :func:`peak_in_passes`) is the coarse score's route."""
+    route = peak_route or peak_in_passes
     whole_pass(probe, space, space.lo_um, space.hi_um, spacing)
     if space.expect == "peak":
-        return peak_in_passes(probe, space, spacing, points)
+        return route(probe, space, spacing, points)
     if space.expect == "dip":
         return transparent_in_passes(probe, space, spacing, points)
     lead = transparent_lead(probe.curve, space)
@@ -242,7 +242,7 @@ def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: i
         return focus_transparent(probe, space, lead, spacing, points)
     first_pass = FocusCurve(list(probe.curve.samples))
     try:
-        peak: Peak | None = peak_in_passes(probe, space, spacing, points)
+        peak: Peak | None = route(probe, space, spacing, points)
         missed = None
     except FocusNotFound as exc:
         peak, missed = None, exc
@@ -668,27 +668,10 @@ def fine_peak_resolved(curve: FocusCurve, centre: Sample, h: float, sense: int) 
 
 
 def brent(probe: Probe, space: SearchSpace) -> Peak:
-    """Bounded Brent search on the coarse score around the start position, then a fit.
+    """Bounded local refinement around the start (:mod:`autofocus.strategies.brent`)."""
+    from autofocus.strategies.brent import brent as run  # imports this module
 
-    For refocusing when focus is known to be near (a time series, a neighbouring field): it
-    looks only ``BRENT_HALF_WINDOW_STEPS`` steps either side of the start and reports a peak at
-    the window's edge as not found rather than guessing."""
-    half = BRENT_HALF_WINDOW_STEPS * space.step_um
-    lo, hi = space.clamp(space.start_um - half), space.clamp(space.start_um + half)
-    if hi - lo < space.step_um:
-        lo, hi = space.clamp(hi - 2 * half), space.clamp(lo + 2 * half)
-
-    def cost(z: float) -> float:
-        probe.sample(space.clamp(z))
-        return -coarse_of(probe.curve.samples[-1])
-
-    optimize.minimize_scalar(cost, bounds=(lo, hi), method="bounded",
-                             options={"xatol": 0.05 * space.step_um, "maxiter": BRENT_MAX_FRAMES})
-    # Both ends of the window tell the fit whether the peak lies inside it.
-    for z in (lo, hi):
-        if not sampled_near(probe.curve, z, POSITION_TOLERANCE_UM):
-            probe.sample(z)
-    return probe.curve.locate_peak(lo, hi, expect=space.expect)
+    return run(probe, space)
 
 
 STRATEGIES: dict[str, Strategy] = {

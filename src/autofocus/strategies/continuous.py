@@ -1,0 +1,150 @@
+"""``continuous``: streamed passes while the stage keeps moving, then a few frames at rest.
+
+The time of a search on a motorised stage goes into set-ups (a move to the pass start, its
+acceleration, command latencies) and into frames; a frame streamed during a constant-speed
+move costs only its frame period. So:
+
+1. one streamed pass over the whole range, sparse (``CONTINUOUS_FACTOR`` user steps apart:
+   each frame's motion blur spreads it over a third of the gap, so it sees more of the curve
+   than a stepped frame would); the coarse score brackets focus. When it is flat, a second
+   pass streams between the first one's frames, aimed from where they really fell;
+2. one streamed pass over the bracket, ``2 * points + 1`` frames: the coarse score's fit (or the
+   fine one's, when the pass resolves it) puts focus within a fraction of that pass's spacing;
+3. frames at rest climbing the fine score from there until three lie inside its peak
+   (:func:`autofocus.strategies.stepped.climb_fine`), and a Gaussian fit through them. Frames
+   at rest carry neither motion blur nor a z derived from timestamps, and three of them cost
+   less than another streamed pass with its set-up.
+
+A moving frame's z is the stage position at the middle of its exposure (the runner
+interpolates it from readings before and after the grab), so a one-directional pass has no lag
+bias; motion blur is symmetric about that z, so it broadens the curve without shifting it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from autofocus.curve import Peak, Sample
+from autofocus.errors import FocusNotFound
+from autofocus.search import (
+    MIN_SPACING_FRACTION,
+    ZOOM_POINTS,
+    Bracket,
+    Probe,
+    SearchSpace,
+    bracket_focus,
+    coarse_spacing,
+    fit_fine,
+    interleaved_pass,
+    next_window,
+    pass_noise,
+    search_in_passes,
+    whole_pass,
+)
+from autofocus.strategies.stepped import climb_fine, fit_climb
+
+# The first pass streams frames this many user steps apart.
+CONTINUOUS_FACTOR = 9.0
+# The stepped climb starts this fraction of the bracket pass's spacing either side of its
+# focus: a coarse fit through that pass is good to about a fifth of its spacing.
+CLIMB_START = 0.2
+# A bracket pass whose best frame is at its end moves the window along, at most this often.
+MAX_BRACKET_PASSES = 3
+# Frames at the ends of a pass are on the acceleration and deceleration ramps, not in step.
+RAMP_FRAMES = 2
+# Frame offsets (fractions of the spacing) that scatter more than this are not a steady stream.
+PHASE_SPREAD = 0.1
+
+
+def continuous(probe: Probe, space: SearchSpace) -> Peak:
+    """Streamed passes (whole range, then the bracket) and a short stepped refinement."""
+    return search_in_passes(probe, space, coarse_spacing(space, CONTINUOUS_FACTOR), ZOOM_POINTS,
+                            peak_route=streamed_then_stepped)
+
+
+def streamed_then_stepped(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
+    """After the first pass: bracket, one streamed pass over the bracket, climb at rest."""
+    bracket = bracket_after_first_pass(probe, space, spacing)
+    centre, bracket_spacing, (lo, hi) = bracket_pass(probe, space, bracket, points)
+    lead = climb_fine(probe, lo, hi, centre, CLIMB_START * bracket_spacing,
+                      MIN_SPACING_FRACTION * space.step_um, lead_in=True)
+    # The passes judged the curve (not flat, one peak); the frames at rest only place it. Only
+    # the bracket's window counts: on dim fluorescence the fine score far out can exceed its
+    # side lobes near focus.
+    return fit_climb(probe, lo, hi, skip=lead)
+
+
+def bracket_after_first_pass(probe: Probe, space: SearchSpace, spacing: float) -> Bracket:
+    """The coarse bracket; when the first pass is flat, a pass between its frames first (a
+    narrow focus curve, small beads at high NA, can fall between them)."""
+    try:
+        return bracket_focus(probe.curve, space, spacing)
+    except FocusNotFound as first:
+        if "flat" not in first.reason or spacing <= space.step_um:
+            raise
+    between_pass(probe, space, spacing)
+    return bracket_focus(probe.curve, space, spacing / 2)
+
+
+def between_pass(probe: Probe, space: SearchSpace, spacing: float) -> None:
+    """A pass back over the range whose frames fall halfway between the first pass's.
+
+    Streamed frames do not fall at the pass start plus whole spacings: the stage accelerates
+    first and the exposure middle trails the grab, so they are offset by a phase ``p`` that
+    depends on the hardware (frame period, latency, acceleration). A pass starting halfway
+    between two frames would put its own frames on top of the first pass's whenever ``p`` is
+    near a quarter spacing. The phase is measured on the first pass's steady frames; the return
+    pass, streamed at the same speed, has the same phase from its own start."""
+    moving = [s for s in probe.curve.samples if s.moving]
+    steady = moving[RAMP_FRAMES:-RAMP_FRAMES]
+    direction = int(np.sign(moving[-1].z_um - moving[0].z_um)) if moving else 0
+    phase = None
+    if len(steady) >= 3 and direction != 0:
+        origin = space.lo_um if direction > 0 else space.hi_um
+        phase = stream_phase([direction * (s.z_um - origin) for s in steady], spacing)
+    if phase is None:
+        interleaved_pass(probe, space, spacing)  # frames at rest fall where they are sent
+        return
+    origin, width = (space.lo_um, space.width_um) if direction > 0 else (space.hi_um, space.width_um)
+    # Return-pass frames sit at u - phase - k * spacing from the origin (u: its start); halfway
+    # between the first pass's, at phase + spacing / 2 + k * spacing, when u = 2 * phase + half.
+    u = width - (width - (2 * phase + spacing / 2)) % spacing
+    whole_pass(probe, space, origin + direction * u, origin, spacing)
+
+
+def stream_phase(offsets: list[float], spacing: float) -> float | None:
+    """The common offset (mod ``spacing``) of streamed frames from their pass origin, or None
+    when they do not share one (a circular mean, as offsets wrap around at the spacing)."""
+    angles = 2 * math.pi * (np.asarray(offsets) % spacing) / spacing
+    mean = complex(float(np.mean(np.cos(angles))), float(np.mean(np.sin(angles))))
+    if abs(mean) < 1 - PHASE_SPREAD:
+        return None
+    return (math.atan2(mean.imag, mean.real) % (2 * math.pi)) * spacing / (2 * math.pi)
+
+
+def bracket_pass(probe: Probe, space: SearchSpace, bracket: Bracket,
+                 points: int) -> tuple[float, float, tuple[float, float]]:
+    """One streamed pass over the bracket, ``2 * points + 1`` frames; returns where it puts
+    focus (the fine fit when the pass resolves the fine peak, else the coarse score's), its
+    spacing and its window. A best frame at the pass's end moves the window along instead."""
+    noise = pass_noise(probe.curve)
+    centre, half = bracket.centre_um, bracket.half_um
+    spacing, lo, hi = half / points, space.lo_um, space.hi_um
+    for _ in range(MAX_BRACKET_PASSES):
+        spacing = half / points
+        lo, hi = space.clamp(centre - half), space.clamp(centre + half)
+        window = in_window(whole_pass(probe, space, lo, hi, spacing), lo, hi)
+        fine = fit_fine(window, space, spacing, noise, final=False)
+        if fine is not None:
+            return fine.z_um, spacing, (lo, hi)
+        next_centre, next_half, _ = next_window(window, space, spacing, half)
+        if next_half < half:
+            return next_centre, spacing, (lo, hi)  # the window shrank: focus is inside it
+        centre, half = next_centre, next_half
+    return centre, spacing, (lo, hi)
+
+
+def in_window(samples: list[Sample], lo: float, hi: float) -> list[Sample]:
+    return [s for s in samples if lo - 1e-9 <= s.z_um <= hi + 1e-9] or samples
