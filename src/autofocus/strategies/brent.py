@@ -21,7 +21,7 @@ from scipy import optimize
 
 from autofocus.curve import FocusCurve, Peak
 from autofocus.errors import FocusNotFound
-from autofocus.search import MIN_SPACING_FRACTION, Probe, SearchSpace, coarse_of
+from autofocus.search import MIN_SPACING_FRACTION, Probe, SearchSpace, coarse_agrees, coarse_of
 from autofocus.strategies.stepped import climb_fine, locate_at_rest
 
 # The window: this many user steps either side of the start.
@@ -46,7 +46,14 @@ def brent(probe: Probe, space: SearchSpace) -> Peak:
     check_inside_window(best, lo, hi, EDGE_TOLERANCES * tolerance)
     climb_fine(probe, lo, hi, best, CLIMB_START_STEPS * space.step_um,
                MIN_SPACING_FRACTION * space.step_um)
-    return locate_at_rest(probe, lo, hi, space.expect)
+    peak = locate_at_rest(probe, lo, hi, space.expect)
+    window = [s for s in probe.curve.samples if lo - 1e-9 <= s.z_um <= hi + 1e-9]
+    if not coarse_agrees(window, peak.z_um):
+        # Far from focus the fine score can wander (side lobes, drift) where the coarse one is
+        # flat: a fine peak the broad coarse score does not share is not focus.
+        raise FocusNotFound(f"the fine score peaks at {peak.z_um:.2f} um where the coarse score "
+                            "is low: no focus in brent's window (start nearer focus?)")
+    return peak
 
 
 def brent_window(space: SearchSpace) -> tuple[float, float]:
