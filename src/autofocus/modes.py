@@ -1,20 +1,21 @@
 """Imaging modes and the focus measures each one needs.
 
 A mode names what the camera sees, and so which measure finds focus best and what focus looks
-like on the curve. The choices below were made by measurement (``benchmarks/modes.py``: every
-registered measure on the simulated microscope, per specimen type and objective, scored on
-error, failures and capture range); rerun it when measures or the simulator change.
+like on the curve. The fine measures below are the winners of ``benchmarks/modes.py`` (every
+registered measure through the default search on the simulated microscope per specimen type and
+objective, and on the real recorded series of the mode); rerun it when measures, the search or
+the simulator change, and copy its ``chosen:`` lines here.
 
 - ``fluorescence``: bright objects on a dark background; focus is the curve's peak.
 - ``brightfield``: stained (absorbing) specimens in transmitted light; focus is the peak.
 - ``transparent``: unstained cells in transmitted light. A weak phase object is invisible at
   focus and gains contrast on both sides of it, so plain intensity variance peaks tens of
   micrometres away (the real ``brightfield_cells_set1`` set shows it 25 um off); the curve has
-  two humps with focus in the dip between them, unless the measure weighs fine detail that only
-  the in-focus cell edges carry.
+  two humps with focus in the dip between them. Every fine measure dips at focus too (by a
+  depth of field or so); sampled more sparsely than that (the real set's planes), it peaks.
 - ``auto``: any of the above. Focus is a single peak, or the dip between two balanced humps
-  (see :func:`autofocus.curve.transparent_humps`), so transparent specimens are handled without
-  being declared.
+  (see :func:`autofocus.curve.transparent_humps`); the search recognises a transparent specimen
+  by its fine score peaking where the coarse one is low, so it need not be declared.
 
 Each mode also names its *coarse* measure: the one strategies bracket focus with (see
 :mod:`autofocus.search`), computed on a downsampled copy of each frame.
@@ -46,17 +47,18 @@ class ModeProfile:
     expect: Expect
 
 
-# Measured on the simulator (512x512 frames, 10x/20x/40x, bright and dim): the tutorial's
-# median-blurred Laplacian erases sub-resolution beads (its score is 0 at focus with 10x) and
-# loses its peak to the lateral blur of stage vibration; the band-pass (difference of
-# Gaussians) energy keeps a sharp peak on cells, beads and stained tissue and ignores pixel noise.
-# Normalized variance on a 4x smaller frame stays above the noise farthest from focus (about
-# +-20 um at 40x/0.75, +-130 um at 10x/0.3), hence the coarse measure. On transparent cells
-# every measure shows two humps around focus, which ``expect="auto"`` reads as a dip.
+# The fine measures are the winners of benchmarks/modes.py (every registered measure forced as
+# the fine one, through the default search on the simulator and on the real series of each
+# mode; fewest failures, then smallest p95 error): the band-pass (difference of Gaussians)
+# energy in every mode. Its table and reasons live there; tests/test_modes.py pins the choice so
+# it changes only with a rerun. The coarse measure: normalized variance on a 4x smaller frame
+# stays above the noise farthest from focus (about +-20 um at 40x/0.75, +-130 um at 10x/0.3);
+# on transparent specimens it grows with defocus instead, which the search detects (see
+# :mod:`autofocus.search`) and lets the fine measure lead.
 _PROFILES = {
     "fluorescence": ModeProfile(("bandpass", "laplacian"), ("normalized_variance", "laplacian"), "peak"),
     "brightfield": ModeProfile(("bandpass", "laplacian"), ("normalized_variance", "laplacian"), "peak"),
-    "transparent": ModeProfile(("brenner", "laplacian"), ("normalized_variance", "laplacian"), "dip"),
+    "transparent": ModeProfile(("bandpass", "laplacian"), ("normalized_variance", "laplacian"), "dip"),
     "auto": ModeProfile(("bandpass", "laplacian"), ("normalized_variance", "laplacian"), "auto"),
 }
 

@@ -37,6 +37,8 @@ import numpy as np
 
 from autofocus.curve import (
     ABOVE_NOISE_SNR,
+    FIT_LEVEL,
+    CurveStats,
     Expect,
     FocusCurve,
     Peak,
@@ -45,10 +47,12 @@ from autofocus.curve import (
     check_one_peak,
     curve_stats,
     fit_window,
+    locate_dip,
     log_parabola_vertex,
     parabola_vertex,
     profile,
     significant_peaks,
+    transparent_humps,
 )
 from autofocus.errors import FocusNotFound, InputError, LimitError
 from autofocus.result import FocusResult
@@ -430,22 +434,49 @@ def focus_transparent(probe: Probe, space: SearchSpace, lead_um: float, spacing:
     hump = zoom(led, space, Bracket(lead_um, NEAREST_HALF * spacing), points, pass_noise(led.curve))
     # The zoom stops at the first resolved peak, which may be one hump of two. A second look,
     # symmetric about it and wide enough to reach its twin, tells a dip from a single peak.
-    reach = LOOK_REACH * peak_half_width(probe.curve, hump.z_um)
+    reach = LOOK_REACH * peak_half_width(probe.curve, hump)
     lo, hi = space.clamp(hump.z_um - reach), space.clamp(hump.z_um + reach)
-    whole_pass(probe, space, lo, hi, reach / LOOK_POINTS)
-    look = probe.curve.select(lambda s: lo - 1e-9 <= s.z_um <= hi + 1e-9)
-    try:
-        return look.locate_peak(expect="auto")
-    except FocusNotFound:
-        return hump
+    # Its own frames only: evenly spaced and taken in one go, unlike the zoom's, which mix
+    # spacings and motion blur and can make a third hump of noise between the two.
+    look = whole_pass(probe, space, lo, hi, reach / LOOK_POINTS)
+    return dip_between_humps(look, pass_noise(led.curve)) or envelope_centre(look) or hump
 
 
-def peak_half_width(curve: FocusCurve, z_um: float) -> float:
-    """Distance from ``z_um`` to the farther of the nearest frames on either side where the
-    fine score has fallen to half its height there (above the curve's lowest score)."""
-    z, scores = profile(curve)
+def dip_between_humps(look: list[Sample], noise: float) -> Peak | None:
+    """The dip between two balanced humps of the fine score in one evenly spaced pass, or None.
+
+    Judged against the frame-to-frame noise of the first pass: a pass of a few frames around a
+    sharp structure cannot estimate its own noise (the curve's statistics would call it flat)."""
+    z, scores = profile(FocusCurve(list(look)))
+    stats = CurveStats(float(scores.min()), max(noise, 1e-12), float(scores.max()))
+    peaks = significant_peaks(scores, stats)
+    humps = transparent_humps(z, scores, peaks, stats) if len(peaks) >= 2 else None
+    return None if humps is None else locate_dip(z, scores, humps, stats)
+
+
+def envelope_centre(look: list[Sample]) -> Peak | None:
+    """The centre of the fine score's envelope over one pass, when the pass does not resolve
+    two humps: the envelope of a transparent specimen is symmetric about focus, so a Gaussian
+    through every frame above ``FIT_LEVEL`` of its height (a notch frame below it is left out,
+    not a break) centres on focus whether or not a frame fell into the notch."""
+    z, scores = profile(FocusCurve(list(look)))
     base = float(scores.min())
-    half = base + 0.5 * (float(np.interp(z_um, z, scores)) - base)
+    inside = scores > base + FIT_LEVEL * (float(scores.max()) - base)
+    if np.count_nonzero(inside) < 3:
+        return None
+    vertex = log_parabola_vertex(z[inside], scores[inside] - base)
+    if vertex is None:
+        return None
+    return Peak(vertex, float(scores.max()), confidence=min(1.0, np.count_nonzero(inside) / 5.0),
+                method="envelope-fit")
+
+
+def peak_half_width(curve: FocusCurve, peak: Peak) -> float:
+    """Distance from ``peak`` to the farther of the nearest frames on either side where the
+    fine score has fallen to half its height (above the curve's lowest score)."""
+    z, scores = profile(curve)
+    z_um, base = peak.z_um, float(scores.min())
+    half = base + 0.5 * (peak.score - base)
     low = z[scores <= half]
     below, above = low[low < z_um], low[low > z_um]
     sides = [z_um - float(below.max())] if len(below) else []
