@@ -30,7 +30,6 @@ from autofocus.curve import Peak, Sample
 from autofocus.errors import FocusNotFound
 from autofocus.search import (
     MIN_SPACING_FRACTION,
-    ZOOM_POINTS,
     Bracket,
     Probe,
     SearchSpace,
@@ -47,6 +46,8 @@ from autofocus.strategies.stepped import climb_fine, fit_climb
 
 # The first pass streams frames this many user steps apart.
 CONTINUOUS_FACTOR = 9.0
+# The bracket pass takes 2 * points + 1 frames.
+BRACKET_POINTS = 3
 # The stepped climb starts this fraction of the bracket pass's spacing either side of its
 # focus: a coarse fit through that pass is good to about a fifth of its spacing.
 CLIMB_START = 0.2
@@ -60,7 +61,7 @@ PHASE_SPREAD = 0.1
 
 def continuous(probe: Probe, space: SearchSpace) -> Peak:
     """Streamed passes (whole range, then the bracket) and a short stepped refinement."""
-    return search_in_passes(probe, space, coarse_spacing(space, CONTINUOUS_FACTOR), ZOOM_POINTS,
+    return search_in_passes(probe, space, coarse_spacing(space, CONTINUOUS_FACTOR), BRACKET_POINTS,
                             peak_route=streamed_then_stepped)
 
 
