@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/metrics.py
 	$(BIN)/python benchmarks/search.py
 	$(BIN)/python benchmarks/real_data.py
+	$(BIN)/python benchmarks/sim_render.py
 
 clean:
 	rm -rf $(VENV) out
