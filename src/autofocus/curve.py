@@ -324,22 +324,22 @@ def log_parabola_vertex(z: FloatArray, heights: FloatArray) -> float | None:
     positive = heights > 0
     if np.count_nonzero(positive) < 3:
         return None
-    zs, hs = z[positive], heights[positive]
-    centre, scale = float(zs.mean()), float(np.ptp(zs)) or 1.0
-    u = (zs - centre) / scale  # conditioning: z may be 10 000 um with a 1 um spread
-    coefficients = safe_polyfit(u, np.log(hs), hs / hs.max())
-    if coefficients is None:
-        return None
-    a, b = coefficients
-    if not a < 0:
-        return None
-    vertex = centre + scale * (-b / (2 * a))
-    return float(vertex) if zs.min() <= vertex <= zs.max() else None
+    hs = heights[positive]
+    return maximum_vertex(z[positive], np.log(hs), hs / hs.max())
 
 
 def parabola_vertex(z: FloatArray, scores: FloatArray) -> float | None:
+    """Vertex of a parabola through ``scores``, if it is a maximum inside the points."""
+    return maximum_vertex(z, scores, np.ones_like(scores))
+
+
+def maximum_vertex(z: FloatArray, y: FloatArray, w: FloatArray) -> float | None:
+    """Vertex of a parabola fitted to ``y`` over ``z`` with weights ``w``, if it is a maximum
+    (the parabola opens downward) inside the span of ``z``; else None. The one vertex
+    arithmetic of :func:`log_parabola_vertex` (a Gaussian) and :func:`parabola_vertex`."""
     centre, scale = float(z.mean()), float(np.ptp(z)) or 1.0
-    coefficients = safe_polyfit((z - centre) / scale, scores, np.ones_like(scores))
+    u = (z - centre) / scale  # conditioning: z may be 10 000 um with a 1 um spread
+    coefficients = safe_polyfit(u, y, w)
     if coefficients is None:
         return None
     a, b = coefficients

@@ -21,7 +21,8 @@ from scipy import optimize
 
 from autofocus.curve import FocusCurve, Peak
 from autofocus.errors import FocusNotFound
-from autofocus.search import MIN_SPACING_FRACTION, Probe, SearchSpace, coarse_agrees, coarse_of
+from autofocus.space import Probe, SearchSpace
+from autofocus.strategies.passes import MIN_SPACING_FRACTION, coarse_agrees, coarse_of
 from autofocus.strategies.stepped import climb_fine, locate_at_rest
 
 # The window: this many user steps either side of the start.

@@ -28,18 +28,17 @@ import numpy as np
 
 from autofocus.curve import Peak, Sample
 from autofocus.errors import FocusNotFound
-from autofocus.search import (
+from autofocus.space import Probe, SearchSpace
+from autofocus.strategies.coarse_to_fine import search_in_passes
+from autofocus.strategies.passes import (
     MIN_SPACING_FRACTION,
     Bracket,
-    Probe,
-    SearchSpace,
     bracket_focus,
     coarse_spacing,
     fit_fine,
     interleaved_pass,
     next_window,
     pass_noise,
-    search_in_passes,
     whole_pass,
 )
 from autofocus.strategies.stepped import climb_fine, fit_climb

@@ -12,7 +12,8 @@ import numpy as np
 
 from autofocus.curve import Expect, Peak, Sample, log_parabola_vertex, parabola_vertex
 from autofocus.errors import FocusNotFound
-from autofocus.search import INSIDE_PEAK, Probe
+from autofocus.space import Probe
+from autofocus.strategies.passes import INSIDE_PEAK
 
 # A climb that has not resolved the peak after this many frames is lost (noise, an edge).
 MAX_STEPPED_FRAMES = 12

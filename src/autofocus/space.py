@@ -1,0 +1,112 @@
+"""What every strategy works on: the search space, the probe protocol and pass positions.
+
+A strategy sees only a :class:`Probe` (``score at z``) and the allowed interval
+(:class:`SearchSpace`), never hardware. These types live here, below both
+:mod:`autofocus.search` (the registry and entry points) and :mod:`autofocus.strategies` (the
+strategies), so the dependency runs one way: ``search -> strategies -> space``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from autofocus.curve import Expect, FocusCurve, Peak, Sample
+from autofocus.errors import InputError
+
+# Positions closer than this are the same position: it absorbs float rounding in step arithmetic.
+POSITION_TOLERANCE_UM = 1e-6
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Where a strategy may look. ``lo_um``..``hi_um`` is already the intersection of the user's
+    range and the device's limits; ``step_um`` is the user's step; ``start_um`` is where the stage
+    was when the search began (local strategies start there). ``expect`` says what focus looks
+    like on the curve (a peak, a dip between two humps for transparent specimens, or either)."""
+
+    lo_um: float
+    hi_um: float
+    step_um: float
+    start_um: float
+    expect: Expect = "peak"
+
+    def __post_init__(self) -> None:
+        values = (self.lo_um, self.hi_um, self.step_um, self.start_um)
+        if not all(math.isfinite(v) for v in values):
+            raise InputError("range, step and start must be finite numbers")
+        if self.lo_um >= self.hi_um:
+            raise InputError(f"empty search range: {self.lo_um} um .. {self.hi_um} um")
+        if self.step_um <= 0:
+            raise InputError("step must be positive")
+        if self.expect not in ("peak", "dip", "auto"):
+            raise InputError(f"expect must be peak, dip or auto, got {self.expect!r}")
+
+    @property
+    def width_um(self) -> float:
+        return self.hi_um - self.lo_um
+
+    def contains(self, z_um: float) -> bool:
+        return self.lo_um - POSITION_TOLERANCE_UM <= z_um <= self.hi_um + POSITION_TOLERANCE_UM
+
+    def clamp(self, z_um: float) -> float:
+        return min(max(z_um, self.lo_um), self.hi_um)
+
+
+class Probe(Protocol):
+    """What a strategy may ask: a score at one position, or a continuous pass over a segment."""
+
+    @property
+    def curve(self) -> FocusCurve: ...
+
+    def sample(self, z_um: float) -> float:
+        """Score the frame at ``z_um`` (recorded on ``curve``, with its coarse score)."""
+        ...
+
+    def sweep(self, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
+        """Score frames from ``start_um`` to ``end_um`` about ``spacing_um`` apart. A live
+        probe may do this in one continuous move; the fallback samples step by step."""
+        ...
+
+
+Strategy = Callable[[Probe, SearchSpace], Peak]
+"""Runs a search on a probe and returns the peak, or raises FocusNotFound with the reason."""
+
+
+def sweep_positions(start_um: float, end_um: float, step_um: float) -> list[float]:
+    """The tutorial's positions, start to end inclusive, without its repeated last frame.
+
+    The tutorial computes ``ceil((end - start) / step) + 1`` positions clipped to ``end``; when
+    the division rounds up past a whole number (0.2 / 0.005 = 40.000000000000004) the clip makes
+    the last two positions both ``end``. Counting whole steps with a tolerance avoids that.
+    """
+    if step_um <= 0:
+        raise InputError("step must be positive")
+    whole_steps = math.floor((end_um - start_um) / step_um + 1e-9)
+    positions = [start_um + i * step_um for i in range(whole_steps + 1)]
+    if end_um - positions[-1] > POSITION_TOLERANCE_UM:
+        positions.append(end_um)
+    else:
+        positions[-1] = min(positions[-1], end_um)
+    return positions
+
+
+def even_positions(lo_um: float, hi_um: float, max_spacing_um: float) -> list[float]:
+    """Evenly spaced positions covering ``lo``..``hi`` (both ends) no more than
+    ``max_spacing_um`` apart; unlike the tutorial's grid the last interval is not a stub."""
+    intervals = max(1, math.ceil((hi_um - lo_um) / max_spacing_um - 1e-9))
+    return [lo_um + (hi_um - lo_um) * i / intervals for i in range(intervals + 1)]
+
+
+def stepped_sweep(probe: Probe, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
+    """A probe's ``sweep`` done one stop at a time (for stages that cannot stream)."""
+    lo, hi = sorted((start_um, end_um))
+    positions: Sequence[float] = even_positions(lo, hi, spacing_um)
+    if end_um < start_um:
+        positions = positions[::-1]
+    first = len(probe.curve)
+    for z in positions:
+        probe.sample(z)
+    return probe.curve.samples[first:]

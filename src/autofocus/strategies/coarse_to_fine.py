@@ -1,0 +1,95 @@
+"""``coarse-to-fine`` (the default strategy), and the first pass every pass-based strategy
+starts with (:func:`search_in_passes`, which ``continuous`` runs with a peak route of its own).
+
+A pass over the whole range at ``COARSE_FACTOR`` user steps on the coarse score, a second pass
+between its frames when nothing stood out, then zoom passes over windows shrinking about
+``ZOOM_POINTS`` times each until the fine score shows a resolved peak that the coarse score
+agrees with (:mod:`autofocus.strategies.passes`). With ``expect`` dip or auto the first pass
+may instead call for a transparent specimen's route (:mod:`autofocus.strategies.transparent`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from autofocus.curve import FocusCurve, Peak
+from autofocus.errors import FocusNotFound
+from autofocus.space import Probe, SearchSpace
+from autofocus.strategies.passes import (
+    bracket_focus,
+    coarse_spacing,
+    interleaved_pass,
+    pass_noise,
+    whole_pass,
+    zoom,
+)
+from autofocus.strategies.transparent import (
+    focus_transparent,
+    overlooked_fine_peak,
+    transparent_in_passes,
+    transparent_lead,
+)
+
+# The coarse pass steps this many user steps. The user's step is the tutorial's "small enough
+# that focus is not skipped" for the full-resolution score; the coarse score's capture range is
+# several times wider (benchmarks/search.py measures the trade-off).
+COARSE_FACTOR = 5.5
+# Zoom passes take 2 * points + 1 frames over a window that shrinks ``points`` times per pass.
+ZOOM_POINTS = 3
+
+
+def coarse_to_fine(probe: Probe, space: SearchSpace) -> Peak:
+    """A pass over the whole range on the coarse score, then zoom passes until the fine peak
+    is resolved, then a fit.
+
+    Every pass is a probe ``sweep``: on a continuous stage one constant-speed move with frames
+    streaming (no stop, no settling, no ringing per frame), elsewhere one stop per frame."""
+    return search_in_passes(probe, space, coarse_spacing(space, COARSE_FACTOR), ZOOM_POINTS)
+
+
+PeakRoute = Callable[[Probe, SearchSpace, float, int], Peak]
+"""How a pass-based strategy finds a peak after its first pass: (probe, space, spacing, points)."""
+
+
+def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: int, *,
+                     peak_route: PeakRoute | None = None) -> Peak:
+    """The first pass, then the route its curve calls for: the coarse score's peak, or (expect
+    dip or auto) a transparent specimen's focus led by the fine score. ``peak_route``
+    (default :func:`peak_in_passes`) is the coarse score's route."""
+    route = peak_route or peak_in_passes
+    whole_pass(probe, space, space.lo_um, space.hi_um, spacing)
+    if space.expect == "peak":
+        return route(probe, space, spacing, points)
+    if space.expect == "dip":
+        return transparent_in_passes(probe, space, spacing, points)
+    lead = transparent_lead(probe.curve, space)
+    if lead is not None:
+        return focus_transparent(probe, space, lead, spacing, points)
+    first_pass = FocusCurve(list(probe.curve.samples))
+    try:
+        peak: Peak | None = route(probe, space, spacing, points)
+        missed = None
+    except FocusNotFound as exc:
+        peak, missed = None, exc
+    lead = overlooked_fine_peak(first_pass, peak)
+    if lead is not None:
+        return focus_transparent(probe, space, lead, spacing, points)
+    if missed is not None:
+        raise missed
+    assert peak is not None
+    return peak
+
+
+def peak_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
+    """After the first pass: bracket the coarse score's peak, zoom in on the fine one."""
+    try:
+        bracket = bracket_focus(probe.curve, space, spacing)
+    except FocusNotFound as first:
+        if "flat" not in first.reason or spacing <= space.step_um:
+            raise
+        # Nothing stood out: look again between the first pass's frames before calling the
+        # field empty (a narrow focus curve, e.g. small beads at high NA, can fall between).
+        interleaved_pass(probe, space, spacing)
+        bracket = bracket_focus(probe.curve, space, spacing / 2)
+    return zoom(probe, space, bracket, points, pass_noise(probe.curve))
+

@@ -1,0 +1,283 @@
+"""The pass machinery that ``coarse-to-fine`` and ``continuous`` share.
+
+A pass is one probe ``sweep`` over a window (on a continuous stage one constant-speed move with
+frames streaming, elsewhere one stop per frame). The first pass over the whole range brackets
+focus on the coarse score (:func:`bracket_focus`: an empty field or several comparable peaks end
+the search there); zoom passes over windows shrinking about ``points`` times each
+(:func:`zoom`, :func:`next_window`) follow the coarse score until the fine score shows a
+resolved peak that the coarse score agrees with (:func:`fit_fine`, :func:`coarse_agrees`); a
+Gaussian fit places it. A peak on an edge of the range is "not found".
+
+The routes that put these passes together live in :mod:`autofocus.strategies.coarse_to_fine`
+(the first pass and the route it calls for) and :mod:`autofocus.strategies.transparent`
+(transparent specimens, where the fine score leads).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from autofocus.curve import (
+    ABOVE_NOISE_SNR,
+    FocusCurve,
+    Peak,
+    Sample,
+    check_not_flat,
+    check_one_peak,
+    curve_stats,
+    fit_window,
+    log_parabola_vertex,
+    parabola_vertex,
+    profile,
+    significant_peaks,
+)
+from autofocus.errors import FocusNotFound
+from autofocus.space import POSITION_TOLERANCE_UM, Probe, SearchSpace, stepped_sweep
+
+# ... but the coarse pass keeps at least this many intervals over the range, so short ranges are
+# still bracketed rather than sampled at their two ends.
+MIN_COARSE_INTERVALS = 8
+# A zoom that has not resolved the fine peak after this many passes gives up.
+MAX_ZOOM_PASSES = 8
+# The next window spans this many spacings either side of the best frame (focus is nearer to it
+# than to its neighbours) ...
+NEAREST_HALF = 0.6
+# ... or of a Gaussian's vertex through it and its neighbours.
+FITTED_HALF = 0.4
+# A pass resolves the fine peak when three frames around the best one reach this fraction of
+# its height above the pass's lowest score.
+RESOLVED_LEVEL = 0.2
+# ... and its height stands this many noise deviations (of the fine score along the first pass)
+# above that lowest score: noise alone can look like a resolved peak in a narrow window.
+FINE_SNR = 8.0
+COARSE_AGREES = 0.5
+MIN_NOISE_FRAMES = 6
+# Refinement halves its spacing until the fine score's neighbours both reach this fraction of
+# the peak's height (then a Gaussian fit has three points inside the peak) ...
+INSIDE_PEAK = 0.35
+# ... or the spacing falls below this fraction of the user's step (a focus curve narrower than
+# that is beyond what the user's step was meant to resolve).
+MIN_SPACING_FRACTION = 0.02
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """Where refinement looks: ``centre_um`` +- ``half_um``."""
+
+    centre_um: float
+    half_um: float
+    fitted: bool = False
+    """Whether the centre is a fit's vertex (good to a fraction of the half-width)."""
+
+
+def coarse_spacing(space: SearchSpace, factor: float) -> float:
+    return max(space.step_um, min(factor * space.step_um, space.width_um / MIN_COARSE_INTERVALS))
+
+
+
+def interleaved_pass(probe: Probe, space: SearchSpace, spacing: float) -> None:
+    whole_pass(probe, space, space.lo_um + spacing / 2, space.hi_um - spacing / 2, spacing)
+
+
+def pass_noise(curve: FocusCurve) -> float:
+    """Frame-to-frame noise of the fine score along the first pass(es): the robust spread of
+    second differences (they ignore a smooth trend) over the frames whose coarse score is at
+    most its median, i.e. away from the peak, whose curvature is not noise."""
+    coarse = np.array([coarse_of(s) for s in curve.samples])
+    far = curve.select(lambda s: coarse_of(s) <= float(np.median(coarse)))
+    _, scores = profile(far)
+    if len(scores) < MIN_NOISE_FRAMES:
+        return 0.0  # too few frames to tell noise from shape: no noise guard
+    return 1.4826 * float(np.median(np.abs(np.diff(scores, 2)))) / math.sqrt(6)
+
+
+def whole_pass(probe: Probe, space: SearchSpace, a: float, b: float, spacing: float) -> list[Sample]:
+    """A pass from whichever of ``a``/``b`` is nearer the stage to the other."""
+    here = last_z(probe.curve, space.start_um)
+    if abs(b - here) < abs(a - here):
+        a, b = b, a
+    a, b = space.clamp(a), space.clamp(b)
+    samples = probe.sweep(a, b, spacing)
+    expected = abs(b - a) / spacing + 1
+    if len(samples) < expected / 2:
+        # The stream fell short (a stage faster than its timing promised, a camera on another
+        # clock): take the frames one stop at a time instead, on the way back.
+        samples = samples + stepped_sweep(probe, b, a, spacing)
+    return samples
+
+
+def last_z(curve: FocusCurve, default: float) -> float:
+    return curve.samples[-1].z_um if curve.samples else default
+
+
+def bracket_focus(curve: FocusCurve, space: SearchSpace, spacing_um: float) -> Bracket:
+    """Where the coarse scores put focus, and how far from there it may be.
+
+    An empty field ends here: a flat coarse curve raises FocusNotFound before any refinement,
+    and so do several comparable coarse peaks. With ``expect`` dip or auto, two balanced humps
+    bracket the dip between them instead."""
+    coarse = curve.coarse_curve()
+    z, scores = profile(coarse)
+    stats = curve_stats(z, scores)
+    check_not_flat(stats)
+    check_one_peak(z, significant_peaks(scores, stats), stats)
+    best = int(np.argmax(scores))
+    if best in (0, len(z) - 1):
+        fine_best = interior_fine_peak(curve)
+        if fine_best is not None:
+            # The coarse score is highest at an end of the range but the fine one peaks inside
+            # it: on transparent specimens a coarse (low-frequency) measure can grow with
+            # defocus while fine detail still peaks at focus. Follow the fine score.
+            return Bracket(fine_best, NEAREST_HALF * spacing_um)
+    # With a unimodal curve the best frame is the one nearest focus, so focus lies within half
+    # a spacing of it (a margin covers noise and frames bunched at the ends of a pass). When
+    # its neighbours rise from the noise too, a Gaussian through them narrows that down.
+    if 0 < best < len(z) - 1:
+        neighbours = scores[[best - 1, best + 1]] - stats.baseline
+        if np.all(neighbours > ABOVE_NOISE_SNR * stats.noise):
+            window = fit_window(scores, best, stats.baseline)
+            vertex = log_parabola_vertex(z[window], scores[window] - stats.baseline)
+            if vertex is not None:
+                return Bracket(vertex, FITTED_HALF * spacing_um, fitted=True)
+    return Bracket(float(z[best]), NEAREST_HALF * spacing_um)
+
+
+def interior_fine_peak(curve: FocusCurve) -> float | None:
+    """Where the fine score of the curve so far peaks, when that is a clear peak (not flat)
+    strictly inside the sampled positions; else None."""
+    z, scores = profile(curve)
+    best = int(np.argmax(scores))
+    if best in (0, len(z) - 1):
+        return None
+    try:
+        check_not_flat(curve_stats(z, scores))
+    except FocusNotFound:
+        return None
+    return float(z[best])
+
+
+def zoom(probe: Probe, space: SearchSpace, bracket: Bracket, points: int, noise: float) -> Peak:
+    """Passes over ever narrower windows, about ``2 * points + 1`` frames each, until the fine
+    score has a resolved peak in one of them; then its fit.
+
+    Each window is centred where the last pass put focus (the coarse score's fit when it has
+    one, else its best frame) and spans the last pass's spacing on either side, so the window
+    shrinks ``points`` times per pass; a best frame at a window's end shifts the window instead."""
+    centre, half, fitted = bracket.centre_um, bracket.half_um, bracket.fitted
+    min_spacing = MIN_SPACING_FRACTION * space.step_um
+    for _ in range(MAX_ZOOM_PASSES):
+        # Around a fitted centre the window is already narrow: fewer frames cover it.
+        spacing = max(half / (points - 1 if fitted and points > 2 else points), min_spacing)
+        lo, hi = space.clamp(centre - half), space.clamp(centre + half)
+        samples = whole_pass(probe, space, lo, hi, spacing)
+        window = [s for s in samples if lo - 1e-9 <= s.z_um <= hi + 1e-9] or samples
+        # Frames that no longer change (a recorded stack replays its nearest plane) end the
+        # zoom as the finest spacing does.
+        final = spacing <= min_spacing or len({s.score for s in window}) <= 1
+        fit = fit_fine(window, space, spacing, noise, final=False)
+        if fit is None and final:
+            # The window may have shrunk inside a fine peak broader than it (the coarse score
+            # led the way), or below the planes of a recording: all frames together show both
+            # flanks.
+            fit = fit_fine(probe.curve.samples, space, spacing, noise, final=True)
+        if fit is not None:
+            return fit
+        centre, half, fitted = next_window(window, space, spacing, half)
+    raise FocusNotFound("the fine score has no resolved peak where the coarse score put focus "
+                        f"(after {MAX_ZOOM_PASSES} passes)")
+
+
+def fit_fine(window: list[Sample], space: SearchSpace, spacing: float, noise: float, *,
+             final: bool) -> Peak | None:
+    """The fine peak of one pass, fitted, or None when the pass does not resolve it yet.
+
+    Resolved: the best frame is not at the pass's ends and at least three frames, one on each
+    side of it, rise above ``RESOLVED_LEVEL`` of its height above the pass's lowest score, so a
+    Gaussian fit has points on both flanks. A best frame on an edge of the whole range is an
+    edge peak: focus may lie beyond it."""
+    z, scores = profile(FocusCurve(list(window)))
+    best = int(np.argmax(scores))
+    at_end = best in (0, len(z) - 1)
+    if at_end and final:
+        edge = edge_name(float(z[best]), space, spacing)
+        if edge:
+            raise FocusNotFound(f"the score is highest at the {edge} edge of the range "
+                                f"({z[best]:.2f} um): focus may lie beyond it")
+    base = float(scores.min())
+    height = float(scores[best]) - base
+    idx = fit_window(scores, best, base) if height > 0 else None
+    if idx is not None:
+        level = base + RESOLVED_LEVEL * height
+        idx = idx[scores[idx] > level]
+    resolved = (not at_end and idx is not None and len(idx) >= 3 and height > FINE_SNR * noise
+                and int(idx.min()) < best < int(idx.max()) and coarse_agrees(window, float(z[best])))
+    if not resolved:
+        if final:
+            raise FocusNotFound("the fine score shows no resolved peak where the coarse score put "
+                                "focus, even at the finest spacing")
+        return None
+    assert idx is not None
+    vertex = log_parabola_vertex(z[idx], scores[idx] - base)
+    method = "gaussian-fit"
+    if vertex is None:
+        vertex = parabola_vertex(z[best - 1 : best + 2], scores[best - 1 : best + 2])
+        method = "parabola-fit"
+    if vertex is None:
+        vertex, method = float(z[best]), "best-sample"
+    confidence = min(1.0, len(idx) / 5.0)
+    return Peak(float(vertex), float(scores[best]), confidence=confidence, method=method)
+
+
+def coarse_agrees(window: list[Sample], z_um: float) -> bool:
+    """Whether the coarse score is high (``COARSE_AGREES`` of its range in the window) at the
+    fine score's best frame. Some fine measures have side lobes or plateaus away from focus (on
+    dim fluorescence the band-pass energy is lowest tens of um around focus and rises again
+    farther out); the broad coarse score has none, so a fine peak it does not share is not focus."""
+    coarse = FocusCurve(list(window)).coarse_curve()
+    if not coarse.samples:
+        return True
+    z, scores = profile(coarse)
+    lo, hi = float(scores.min()), float(scores.max())
+    at = float(np.interp(z_um, z, scores))
+    return hi <= lo or at >= lo + COARSE_AGREES * (hi - lo)
+
+
+def edge_name(z_um: float, space: SearchSpace, spacing: float) -> str:
+    """"lower"/"upper" when ``z_um`` is within half a spacing of that edge of the range."""
+    if z_um - space.lo_um <= spacing / 2 + POSITION_TOLERANCE_UM:
+        return "lower"
+    if space.hi_um - z_um <= spacing / 2 + POSITION_TOLERANCE_UM:
+        return "upper"
+    return ""
+
+
+def next_window(window: list[Sample], space: SearchSpace, spacing: float,
+                half: float) -> tuple[float, float, bool]:
+    """Centre and half-width of the next pass: where this pass puts focus, give or take."""
+    curve = FocusCurve(list(window))
+    z, _ = profile(curve)
+    _, coarse = profile(curve.coarse_curve())
+    best = int(np.argmax(coarse))
+    if best in (0, len(z) - 1):
+        end = float(z[best])
+        if edge_name(end, space, spacing):
+            # Against an edge of the range: look closer at the edge (the final pass decides
+            # whether the peak lies inside).
+            return end, half / 2, False
+        # Focus lies beyond this window: move it, do not shrink it.
+        return end, half, False
+    base = float(coarse.min())
+    idx = fit_window(coarse, best, base)
+    level = base + INSIDE_PEAK * (coarse[best] - base)
+    if coarse[best - 1] > level and coarse[best + 1] > level:
+        vertex = log_parabola_vertex(z[idx], coarse[idx] - base)
+        if vertex is not None:
+            return vertex, FITTED_HALF * spacing, True
+    return float(z[best]), NEAREST_HALF * spacing, False
+
+
+def coarse_of(sample: Sample) -> float:
+    return sample.score if sample.coarse is None else sample.coarse
