@@ -73,3 +73,14 @@ def test_repeated_positions_are_averaged_and_best_frame_keeps_tutorial_semantics
     peak = curve_of(z, scores).locate_best_frame()
     assert peak.z_um == 20.0
     assert peak.score == 11.0
+
+
+def test_a_few_recorded_planes_with_a_clear_peak_are_focused_with_some_confidence() -> None:
+    # The real brightfield_cells_set1 curve (band-pass scores of its 6 planes): the local noise
+    # estimate is inflated by the peak itself, yet the peak rises 17x above the baseline.
+    curve = FocusCurve()
+    for plane, score in enumerate([0.195, 0.675, 2.151, 3.432, 0.379, 0.192]):
+        curve.add(float(plane), score)
+    peak = curve.locate_peak(min_points=2)
+    assert 2.0 < peak.z_um < 3.5
+    assert peak.confidence > 0.2

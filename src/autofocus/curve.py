@@ -406,8 +406,15 @@ def locate_dip(z: FloatArray, scores: FloatArray, humps: tuple[int, int], stats:
 
 
 def snr_confidence(stats: CurveStats) -> float:
-    """0 at the flatness threshold, approaching 1 for a peak far above the noise."""
-    return clip01(1.0 - math.exp(-(stats.snr - FLAT_SNR) / (4 * FLAT_SNR)))
+    """0 at the flatness threshold, approaching 1 for a peak far above the noise.
+
+    A curve that passed :func:`check_not_flat` by rising far above its baseline while its noise
+    estimate said otherwise (a few recorded planes, or a densely sampled sharp peak, inflate that
+    estimate) is scored on that rise instead: the same evidence that let it pass."""
+    if stats.snr >= FLAT_SNR:
+        return clip01(1.0 - math.exp(-(stats.snr - FLAT_SNR) / (4 * FLAT_SNR)))
+    relative = stats.prominence / max(abs(stats.baseline), 1e-300)
+    return clip01(1.0 - math.exp(-(relative - CLEAR_RELATIVE) / (4 * CLEAR_RELATIVE)))
 
 
 def clip01(value: float) -> float:
