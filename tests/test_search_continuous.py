@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from tests.conftest import small_sim
 from tests.test_search import FOCUS, lorentz
 
 from autofocus.runner import AutofocusSettings, run_autofocus
-from autofocus.search import find_focus
-from autofocus.strategies.continuous import CONTINUOUS_FACTOR, stream_phase
+from autofocus.search import CallableProbe, SearchSpace, even_positions, find_focus
+from autofocus.strategies.continuous import CONTINUOUS_FACTOR, peak_passed, stream_phase
+from autofocus.strategies.passes import whole_pass
 
 TUTORIAL = AutofocusSettings(9_500, 10_500, 10, strategy="continuous")
 
@@ -58,3 +60,35 @@ def test_narrow_peak_on_a_callable() -> None:
                         coarse_score=lorentz(focus, 10.0))
     assert result.focused and result.best_z_um is not None, result.reason
     assert abs(result.best_z_um - focus) < 0.1
+
+
+FIRST_PASS_SPACING = CONTINUOUS_FACTOR * TUTORIAL.step_um
+
+
+def first_pass(score) -> list:  # type: ignore[no-untyped-def]
+    space = SearchSpace(TUTORIAL.start_um, TUTORIAL.end_um, TUTORIAL.step_um, TUTORIAL.start_um)
+    probe = CallableProbe(score, space)
+    return whole_pass(probe, space, space.lo_um, space.hi_um, FIRST_PASS_SPACING,
+                      stop_when=peak_passed)
+
+
+def test_the_first_pass_stops_once_a_clear_peak_is_behind_it() -> None:
+    full = len(even_positions(TUTORIAL.start_um, TUTORIAL.end_um, FIRST_PASS_SPACING))
+    samples = first_pass(lorentz(9_700.0, 15.0, np.random.default_rng(1)))
+    assert len(samples) < full
+    z = [s.z_um for s in samples]
+    assert max(z) > 9_700.0 + 2 * FIRST_PASS_SPACING  # the peak and its fall are in the pass
+    # On the stage: the streamed pass stops (the stage with it) before the far end.
+    result = run_autofocus(small_sim(specimen="beads", objective="10x",
+                                     true_focus_um=9_650.0).devices(), TUTORIAL)
+    assert result.focused and result.best_z_um is not None, result.reason
+    assert max(s.z_um for s in result.curve.samples) < TUTORIAL.end_um - FIRST_PASS_SPACING
+
+
+def test_the_first_pass_runs_to_its_end_on_a_flat_curve() -> None:
+    full = len(even_positions(TUTORIAL.start_um, TUTORIAL.end_um, FIRST_PASS_SPACING))
+    rng = np.random.default_rng(2)
+    assert len(first_pass(lambda z: 1.0 + 0.01 * rng.standard_normal())) == full
+    # A peak still rising at the far end, or one that does not fall back, does not stop it.
+    assert len(first_pass(lambda z: 1.0 + (z - 9_500.0) / 100.0)) == full
+    assert len(first_pass(lambda z: 1.0 + 40.0 * (z > 9_800.0))) == full

@@ -20,7 +20,14 @@ from autofocus.errors import AutofocusError, InputError, LimitError, SearchTimeo
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
 from autofocus.result import FocusResult
-from autofocus.search import DEFAULT_STRATEGY, SearchSpace, get_strategy, run_strategy, stepped_sweep
+from autofocus.search import (
+    DEFAULT_STRATEGY,
+    SearchSpace,
+    StopWhen,
+    get_strategy,
+    run_strategy,
+    stepped_sweep,
+)
 
 EventKind = Literal["start", "frame", "final-move", "done", "not-found", "failed", "returned"]
 
@@ -153,10 +160,11 @@ class HardwareProbe:
         self.move(z_um)
         return self._record(self._space.clamp(z_um), self._scope.camera.grab(), moving=False)
 
-    def sweep(self, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
+    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
+              stop_when: StopWhen | None = None) -> list[Sample]:
         stage = self._scope.stage
         if not isinstance(stage, ContinuousStage):
-            return stepped_sweep(self, start_um, end_um, spacing_um)
+            return stepped_sweep(self, start_um, end_um, spacing_um, stop_when=stop_when)
         self._check_allowed(end_um)
         first = len(self._curve)
         clock = self._scope.clock
@@ -181,6 +189,10 @@ class HardwareProbe:
             mid = min(self._scope.camera.exposure_s / 2, t1 - t0)
             z = z0 + (z1 - z0) * (mid / (t1 - t0) if t1 > t0 else 0.0)
             self._record(self._space.clamp(z), frame, moving=True)
+            if stop_when is not None and stop_when(self._curve.samples[first:]):
+                # The stage is between the pass's checked ends: stopping leaves it inside.
+                stage.stop()
+                break
         return self._curve.samples[first:]
 
     def _record(self, z: float, frame: Frame, *, moving: bool) -> float:

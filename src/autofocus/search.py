@@ -42,6 +42,7 @@ from autofocus.result import FocusResult
 from autofocus.space import (
     Probe,
     SearchSpace,
+    StopWhen,
     Strategy,
     even_positions,
     stepped_sweep,
@@ -59,6 +60,7 @@ __all__ = [
     "CallableProbe",
     "Probe",
     "SearchSpace",
+    "StopWhen",
     "Strategy",
     "even_positions",
     "find_focus",
@@ -116,8 +118,9 @@ class CallableProbe:
         self._curve.add(z, value, t_s=float(len(self._curve)), coarse=coarse)
         return value
 
-    def sweep(self, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
-        return stepped_sweep(self, start_um, end_um, spacing_um)
+    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
+              stop_when: StopWhen | None = None) -> list[Sample]:
+        return stepped_sweep(self, start_um, end_um, spacing_um, stop_when=stop_when)
 
 
 

@@ -65,11 +65,19 @@ class Probe(Protocol):
         """Score the frame at ``z_um`` (recorded on ``curve``, with its coarse score)."""
         ...
 
-    def sweep(self, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
+    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
+              stop_when: StopWhen | None = None) -> list[Sample]:
         """Score frames from ``start_um`` to ``end_um`` about ``spacing_um`` apart. A live
-        probe may do this in one continuous move; the fallback samples step by step."""
+        probe may do this in one continuous move; the fallback samples step by step.
+
+        ``stop_when`` (optional) is asked after each frame with the pass's frames so far; when
+        it answers True the pass ends there (a moving stage stops where it is, inside the
+        segment) and returns those frames."""
         ...
 
+
+StopWhen = Callable[[list[Sample]], bool]
+"""Whether a pass may end early, given its frames so far (see :meth:`Probe.sweep`)."""
 
 Strategy = Callable[[Probe, SearchSpace], Peak]
 """Runs a search on a probe and returns the peak, or raises FocusNotFound with the reason."""
@@ -100,7 +108,8 @@ def even_positions(lo_um: float, hi_um: float, max_spacing_um: float) -> list[fl
     return [lo_um + (hi_um - lo_um) * i / intervals for i in range(intervals + 1)]
 
 
-def stepped_sweep(probe: Probe, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
+def stepped_sweep(probe: Probe, start_um: float, end_um: float, spacing_um: float, *,
+                  stop_when: StopWhen | None = None) -> list[Sample]:
     """A probe's ``sweep`` done one stop at a time (for stages that cannot stream)."""
     lo, hi = sorted((start_um, end_um))
     positions: Sequence[float] = even_positions(lo, hi, spacing_um)
@@ -109,4 +118,6 @@ def stepped_sweep(probe: Probe, start_um: float, end_um: float, spacing_um: floa
     first = len(probe.curve)
     for z in positions:
         probe.sample(z)
+        if stop_when is not None and stop_when(probe.curve.samples[first:]):
+            break
     return probe.curve.samples[first:]

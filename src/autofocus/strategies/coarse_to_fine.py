@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from autofocus.curve import FocusCurve, Peak
 from autofocus.errors import FocusNotFound
-from autofocus.space import Probe, SearchSpace
+from autofocus.space import Probe, SearchSpace, StopWhen
 from autofocus.strategies.passes import (
     bracket_focus,
     coarse_spacing,
@@ -52,12 +52,14 @@ PeakRoute = Callable[[Probe, SearchSpace, float, int], Peak]
 
 
 def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: int, *,
-                     peak_route: PeakRoute | None = None) -> Peak:
+                     peak_route: PeakRoute | None = None,
+                     first_stop: StopWhen | None = None) -> Peak:
     """The first pass, then the route its curve calls for: the coarse score's peak, or (expect
     dip or auto) a transparent specimen's focus led by the fine score. ``peak_route``
-    (default :func:`peak_in_passes`) is the coarse score's route."""
+    (default :func:`peak_in_passes`) is the coarse score's route; ``first_stop`` (default:
+    none) may end the first pass early."""
     route = peak_route or peak_in_passes
-    whole_pass(probe, space, space.lo_um, space.hi_um, spacing)
+    whole_pass(probe, space, space.lo_um, space.hi_um, spacing, stop_when=first_stop)
     if space.expect == "peak":
         return route(probe, space, spacing, points)
     if space.expect == "dip":

@@ -4,10 +4,12 @@ The time of a search on a motorised stage goes into set-ups (a move to the pass 
 acceleration, command latencies) and into frames; a frame streamed during a constant-speed
 move costs only its frame period. So:
 
-1. one streamed pass over the whole range, sparse (``CONTINUOUS_FACTOR`` user steps apart:
-   each frame's motion blur spreads it over a third of the gap, so it sees more of the curve
-   than a stepped frame would); the coarse score brackets focus. When it is flat, a second
-   pass streams between the first one's frames, aimed from where they really fell;
+1. one streamed pass over the whole range (or until the peak is clearly behind it:
+   :func:`peak_passed` ends it there, saving the rest of the pass and the move back), sparse
+   (``CONTINUOUS_FACTOR`` user steps apart: each frame's motion blur spreads it over a third of
+   the gap, so it sees more of the curve than a stepped frame would); the coarse score brackets
+   focus. When it is flat, a second pass streams between the first one's frames, aimed from
+   where they really fell;
 2. one streamed pass over the bracket, ``2 * points + 1`` frames: the coarse score's fit (or the
    fine one's, when the pass resolves it) puts focus within a fraction of that pass's spacing;
 3. frames at rest climbing the fine score from there until three lie inside its peak
@@ -26,7 +28,7 @@ import math
 
 import numpy as np
 
-from autofocus.curve import Peak, Sample
+from autofocus.curve import FLAT_RELATIVE, Peak, Sample
 from autofocus.errors import FocusNotFound
 from autofocus.space import Probe, SearchSpace
 from autofocus.strategies.coarse_to_fine import search_in_passes
@@ -34,6 +36,7 @@ from autofocus.strategies.passes import (
     MIN_SPACING_FRACTION,
     Bracket,
     bracket_focus,
+    coarse_of,
     coarse_spacing,
     fit_fine,
     interleaved_pass,
@@ -56,12 +59,52 @@ MAX_BRACKET_PASSES = 3
 RAMP_FRAMES = 2
 # Frame offsets (fractions of the spacing) that scatter more than this are not a steady stream.
 PHASE_SPREAD = 0.1
+# The first pass ends early once its coarse score has risen this many noise deviations (and
+# this many times the flat threshold, relative to the baseline) above its baseline ...
+STOP_SNR = 30.0
+STOP_RELATIVE = 3 * FLAT_RELATIVE
+# ... to a maximum at least this many frames into the pass, and has since fallen below this
+# fraction of that rise for this many consecutive frames.
+STOP_RISE_FRAMES = 2
+STOP_FALL = 0.25
+STOP_TAIL = 3
+# Frames away from the peak that the pass's noise is measured on, at least.
+STOP_NOISE_FRAMES = 4
 
 
 def continuous(probe: Probe, space: SearchSpace) -> Peak:
     """Streamed passes (whole range, then the bracket) and a short stepped refinement."""
     return search_in_passes(probe, space, coarse_spacing(space, CONTINUOUS_FACTOR), BRACKET_POINTS,
-                            peak_route=streamed_then_stepped)
+                            peak_route=streamed_then_stepped, first_stop=peak_passed)
+
+
+def peak_passed(samples: list[Sample]) -> bool:
+    """Whether a first pass may end here: its coarse score rose well above the pass's noise to
+    a maximum, the fine score peaked there too, and the coarse score has since fallen back
+    near its baseline for ``STOP_TAIL`` frames. Anything less (a flat or noisy curve, a peak
+    still rising or just past) lets the pass run to its end."""
+    if len(samples) < STOP_RISE_FRAMES + 1 + STOP_TAIL:
+        return False
+    coarse = np.array([coarse_of(s) for s in samples], dtype=float)
+    fine = np.array([s.score for s in samples], dtype=float)
+    if not (np.all(np.isfinite(coarse)) and np.all(np.isfinite(fine))):
+        return False
+    best = int(np.argmax(coarse))
+    if best < STOP_RISE_FRAMES or len(coarse) - 1 - best < STOP_TAIL:
+        return False
+    base = float(coarse[:best].min())
+    height = float(coarse[best]) - base
+    if height <= 0 or np.any(coarse[-STOP_TAIL:] >= base + STOP_FALL * height):
+        return False
+    # Noise: the robust spread of frame-to-frame changes (in the pass's order) among the frames
+    # at most the median, away from the peak; a slow trend there only inflates it.
+    far = coarse[coarse <= np.median(coarse)]
+    if len(far) < STOP_NOISE_FRAMES:
+        return False
+    noise = 1.4826 * float(np.median(np.abs(np.diff(far)))) / math.sqrt(2)
+    if height < STOP_SNR * noise or height < STOP_RELATIVE * max(abs(base), 1e-300):
+        return False
+    return abs(int(np.argmax(fine)) - best) <= 1
 
 
 def streamed_then_stepped(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
@@ -129,7 +172,7 @@ def bracket_pass(probe: Probe, space: SearchSpace, bracket: Bracket,
     """One streamed pass over the bracket, ``2 * points + 1`` frames; returns where it puts
     focus (the fine fit when the pass resolves the fine peak, else the coarse score's), its
     spacing and its window. A best frame at the pass's end moves the window along instead."""
-    noise = pass_noise(probe.curve)
+    noise = pass_noise(probe.curve) or short_pass_noise(probe.curve.samples)
     centre, half = bracket.centre_um, bracket.half_um
     spacing, lo, hi = half / points, space.lo_um, space.hi_um
     for _ in range(MAX_BRACKET_PASSES):
@@ -144,6 +187,19 @@ def bracket_pass(probe: Probe, space: SearchSpace, bracket: Bracket,
             return next_centre, spacing, (lo, hi)  # the window shrank: focus is inside it
         centre, half = next_centre, next_half
     return centre, spacing, (lo, hi)
+
+
+def short_pass_noise(samples: list[Sample]) -> float:
+    """The fine score's noise along a first pass that ended early (too few frames away from
+    the peak for :func:`pass_noise`): the robust spread of frame-to-frame changes, in the pass's
+    order, over the frames whose coarse score is at most its median (a trend only inflates it,
+    so the noise guard stays armed)."""
+    coarse = np.array([coarse_of(s) for s in samples], dtype=float)
+    fine = np.array([s.score for s in samples], dtype=float)
+    far = fine[coarse <= np.median(coarse)] if len(samples) else fine
+    if len(far) < 3:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(np.diff(far)))) / math.sqrt(2)
 
 
 def in_window(samples: list[Sample], lo: float, hi: float) -> list[Sample]:

@@ -35,7 +35,7 @@ from autofocus.curve import (
     significant_peaks,
 )
 from autofocus.errors import FocusNotFound
-from autofocus.space import POSITION_TOLERANCE_UM, Probe, SearchSpace, stepped_sweep
+from autofocus.space import POSITION_TOLERANCE_UM, Probe, SearchSpace, StopWhen, stepped_sweep
 
 # ... but the coarse pass keeps at least this many intervals over the range, so short ranges are
 # still bracketed rather than sampled at their two ends.
@@ -94,13 +94,17 @@ def pass_noise(curve: FocusCurve) -> float:
     return 1.4826 * float(np.median(np.abs(np.diff(scores, 2)))) / math.sqrt(6)
 
 
-def whole_pass(probe: Probe, space: SearchSpace, a: float, b: float, spacing: float) -> list[Sample]:
-    """A pass from whichever of ``a``/``b`` is nearer the stage to the other."""
+def whole_pass(probe: Probe, space: SearchSpace, a: float, b: float, spacing: float, *,
+               stop_when: StopWhen | None = None) -> list[Sample]:
+    """A pass from whichever of ``a``/``b`` is nearer the stage to the other; ``stop_when``
+    (optional) may end it early (see :meth:`autofocus.space.Probe.sweep`)."""
     here = last_z(probe.curve, space.start_um)
     if abs(b - here) < abs(a - here):
         a, b = b, a
     a, b = space.clamp(a), space.clamp(b)
-    samples = probe.sweep(a, b, spacing)
+    samples = probe.sweep(a, b, spacing, stop_when=stop_when)
+    if stop_when is not None and samples and stop_when(samples):
+        return samples  # ended early on purpose, not a stream that fell short
     expected = abs(b - a) / spacing + 1
     if len(samples) < expected / 2:
         # The stream fell short (a stage faster than its timing promised, a camera on another

@@ -27,7 +27,7 @@ from autofocus.curve import (
     transparent_humps,
 )
 from autofocus.errors import FocusNotFound
-from autofocus.space import Probe, SearchSpace
+from autofocus.space import Probe, SearchSpace, StopWhen
 from autofocus.strategies.passes import (
     COARSE_AGREES,
     NEAREST_HALF,
@@ -181,5 +181,9 @@ class FineLed:
     def sample(self, z_um: float) -> float:
         return self._probe.sample(z_um)
 
-    def sweep(self, start_um: float, end_um: float, spacing_um: float) -> list[Sample]:
-        return [fine_led(s) for s in self._probe.sweep(start_um, end_um, spacing_um)]
+    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
+              stop_when: StopWhen | None = None) -> list[Sample]:
+        led = None if stop_when is None else (
+            lambda frames: stop_when([fine_led(s) for s in frames]))
+        return [fine_led(s) for s in self._probe.sweep(start_um, end_um, spacing_um,
+                                                        stop_when=led)]
