@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -12,11 +13,14 @@ from autofocus.runner import AutofocusSettings, run_autofocus
 from autofocus.search import (
     DEFAULT_STRATEGY,
     STRATEGIES,
+    CallableProbe,
     SearchSpace,
+    StopWhen,
     even_positions,
     find_focus,
     fit_fine,
     next_window,
+    run_strategy,
 )
 
 FOCUS = 10_012.3
@@ -144,3 +148,32 @@ def test_empty_field_end_to_end_is_not_found_and_stage_returns() -> None:
     result = run_autofocus(sim.devices(), AutofocusSettings(9_900.0, 10_100.0, 5.0))
     assert result.status == "not_found"
     assert sim.stage.position_um() == pytest.approx(9_950.0)
+
+
+class StreamThatFellShort(CallableProbe):
+    """A live probe's first streamed pass gone wrong (a busy computer): two frames, one of them
+    scored high but recorded far from focus, as when a frame's timestamp no longer matches it."""
+
+    def __init__(self, score: Callable[[float], float], space: SearchSpace) -> None:
+        super().__init__(score, space)
+        self.streamed = False
+
+    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
+              stop_when: StopWhen | None = None) -> list[Sample]:
+        if self.streamed:
+            return super().sweep(start_um, end_um, spacing_um, stop_when=stop_when)
+        self.streamed = True
+        self.curve.add(start_um, 0.01, coarse=0.01, moving=True)
+        self.curve.add(FOCUS + 48.0, 1.0, coarse=1.0, moving=True)  # the bogus frame
+        return self.curve.samples[-2:]
+
+
+@pytest.mark.parametrize("strategy", ["coarse-to-fine", "continuous"])
+def test_frames_of_a_stream_that_fell_short_are_set_apart(strategy: str) -> None:
+    space = SearchSpace(9_500.0, 10_500.0, 10.0, 9_500.0)
+    probe = StreamThatFellShort(lorentz(FOCUS, 4.0), space)
+    peak, reason = run_strategy(strategy, probe, space)
+    assert peak is not None, reason
+    assert abs(peak.z_um - FOCUS) < 1.0
+    assert [s.z_um for s in probe.curve.set_aside] == [9_500.0, FOCUS + 48.0]
+    assert probe.curve.frames_taken == len(probe.curve) + 2

@@ -103,6 +103,9 @@ class FocusCurve:
     """Samples in acquisition order (a z may repeat)."""
 
     samples: list[Sample] = field(default_factory=list)
+    set_aside: list[Sample] = field(default_factory=list)
+    """Frames taken but no longer trusted to say where they were taken (see :meth:`set_apart`):
+    they count as frames used, and do not shape the curve."""
 
     def add(self, z_um: float, score: float, t_s: float = 0.0, *, coarse: float | None = None,
             moving: bool = False) -> Sample:
@@ -113,6 +116,17 @@ class FocusCurve:
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    @property
+    def frames_taken(self) -> int:
+        return len(self.samples) + len(self.set_aside)
+
+    def set_apart(self, samples: list[Sample]) -> None:
+        """Stop trusting these samples (e.g. a stream whose frame timing fell apart, so their z
+        is unknown): analysis ignores them from now on, the frame count keeps them."""
+        doubtful = {id(s) for s in samples}
+        self.set_aside.extend(s for s in self.samples if id(s) in doubtful)
+        self.samples = [s for s in self.samples if id(s) not in doubtful]
 
     def z(self) -> np.ndarray:
         return np.array([s.z_um for s in self.samples], dtype=float)

@@ -33,7 +33,7 @@ class FocusResult:
 
     @property
     def frames(self) -> int:
-        return len(self.curve)
+        return self.curve.frames_taken
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; millimetre keys mirror the command line's units."""

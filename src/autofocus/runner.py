@@ -201,7 +201,7 @@ class HardwareProbe:
         coarse = float(self._coarse_frame(frame)) if self._coarse_frame is not None else None
         self.compute_s += time.perf_counter() - began
         self._curve.add(z, value, self._scope.clock.now() - self._began, coarse=coarse, moving=moving)
-        index = len(self._curve)
+        index = self._curve.frames_taken
         if self._on_frame is not None:
             self._on_frame(index, z, frame, value)
         self._emit(ProgressEvent("frame", index, z, value))
@@ -263,15 +263,15 @@ def run_autofocus(
         peak, reason = run_strategy(settings.strategy, probe, space)
         if peak is None:
             returned = return_to(microscope, start_z, emit)
-            emit(ProgressEvent("not-found", len(probe.curve), message=reason))
+            emit(ProgressEvent("not-found", probe.curve.frames_taken, message=reason))
             return finish(None, reason, returned)
-        emit(ProgressEvent("final-move", len(probe.curve), peak.z_um, peak.score))
+        emit(ProgressEvent("final-move", probe.curve.frames_taken, peak.z_um, peak.score))
         approach(probe, peak.z_um, settings.backlash_um, lo)
         result = finish(peak, "", stage.position_um())
-        emit(ProgressEvent("done", len(probe.curve), peak.z_um, peak.score))
+        emit(ProgressEvent("done", probe.curve.frames_taken, peak.z_um, peak.score))
         return result
     except BaseException as exc:
-        emit(ProgressEvent("failed", len(probe.curve), message=str(exc)))
+        emit(ProgressEvent("failed", probe.curve.frames_taken, message=str(exc)))
         returned = return_to(microscope, start_z, emit)
         if isinstance(exc, AutofocusError):
             exc.stage_state = (

@@ -108,8 +108,10 @@ def whole_pass(probe: Probe, space: SearchSpace, a: float, b: float, spacing: fl
     expected = abs(b - a) / spacing + 1
     if len(samples) < expected / 2:
         # The stream fell short (a stage faster than its timing promised, a camera on another
-        # clock): take the frames one stop at a time instead, on the way back.
-        samples = samples + stepped_sweep(probe, b, a, spacing)
+        # clock or a busy computer): its frames' z is not to be trusted, so set them apart and
+        # take the frames one stop at a time instead, on the way back.
+        probe.curve.set_apart(samples)
+        samples = stepped_sweep(probe, b, a, spacing)
     return samples
 
 
