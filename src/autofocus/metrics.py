@@ -442,11 +442,16 @@ def tenengrad(image: Frame, *, roi: Roi | None = None, downsample: int = 1) -> f
     Sharp peak with a little more smoothing than Brenner; sensitive to pixel noise.
     """
     frame = prepare(image, roi, downsample)
-    gx = cv2.Sobel(frame, cv2.CV_32F, 1, 0, ksize=3)
-    energy = cv2.norm(gx, cv2.NORM_L2SQR)
-    cv2.Sobel(frame, cv2.CV_32F, 0, 1, dst=gx, ksize=3)
-    energy += cv2.norm(gx, cv2.NORM_L2SQR)
-    return _checked(energy / frame.size)
+    return _checked(_derivative_norm_both_axes(frame, 1, 3, cv2.NORM_L2SQR) / frame.size)
+
+
+def _derivative_norm_both_axes(frame: np.ndarray, order: int, ksize: int, norm_type: int) -> float:
+    """The norm of the ``order``-th Sobel derivative along x plus the same along y, in float32
+    with one buffer reused for both axes."""
+    derivative = cv2.Sobel(frame, cv2.CV_32F, order, 0, ksize=ksize)
+    total = float(cv2.norm(derivative, norm_type))
+    cv2.Sobel(frame, cv2.CV_32F, 0, order, dst=derivative, ksize=ksize)
+    return total + float(cv2.norm(derivative, norm_type))
 
 
 def vollath_f4(image: Frame, *, roi: Roi | None = None, downsample: int = 1) -> float:
@@ -475,11 +480,7 @@ def sml(image: Frame, *, roi: Roi | None = None, downsample: int = 1) -> float:
     plain Laplacian). Sharp peak; sensitive to pixel noise.
     """
     frame = prepare(image, roi, downsample)
-    d2 = cv2.Sobel(frame, cv2.CV_32F, 2, 0, ksize=1)
-    total = cv2.norm(d2, cv2.NORM_L1)
-    cv2.Sobel(frame, cv2.CV_32F, 0, 2, dst=d2, ksize=1)
-    total += cv2.norm(d2, cv2.NORM_L1)
-    return _checked(total / frame.size)
+    return _checked(_derivative_norm_both_axes(frame, 2, 1, cv2.NORM_L1) / frame.size)
 
 
 def bandpass(image: Frame, *, roi: Roi | None = None, downsample: int = 1) -> float:
