@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -92,13 +93,36 @@ def test_json_reports_focus_not_found_with_exit_1(capsys: pytest.CaptureFixture[
     assert result["reason"]
 
 
-@pytest.mark.parametrize("fault", ["stage-limit", "camera-timeout", "dropped-frame", "disconnect"])
-def test_hardware_faults_are_one_line_exit_3(capsys: pytest.CaptureFixture[str], fault: str) -> None:
+@pytest.mark.parametrize(
+    ("fault", "stage_state"),
+    [
+        ("stage-stall", "stage returned to its start position 9.000000 mm"),
+        ("stage-limit", "stage returned to its start position 9.000000 mm"),
+        ("camera-timeout", "stage returned to its start position 9.000000 mm"),
+        ("dropped-frame", "stage returned to its start position 9.000000 mm"),
+        # Whichever device the disconnect hits first: the camera (the stage then goes back) or
+        # the stage (it is stopped where it is, and the line says so).
+        ("disconnect", "stage returned to its start position 9.000000 mm|could not be returned"),
+    ],
+)
+def test_hardware_faults_are_one_line_exit_3_saying_where_the_stage_is(
+    capsys: pytest.CaptureFixture[str], fault: str, stage_state: str
+) -> None:
     code, _, err = run(capsys, "9.9", "10.1", "0.01", "sim", "--sim-fault", fault)
     assert code == 3
     assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
-    assert "stage" in err
+    assert re.search(stage_state, err), err
+
+
+@pytest.mark.parametrize("fault", ["black-frame", "saturated-frame"])
+def test_blank_frames_are_focus_not_found_with_the_stage_back(
+    capsys: pytest.CaptureFixture[str], fault: str
+) -> None:
+    code, out, _ = run(capsys, "9.9", "10.1", "0.01", "sim", "--sim-fault", fault, "--sim-fault-after", "0")
+    assert code == 1
+    assert "focus not found" in out
+    assert "back at its start (9.000000 mm)" in out
 
 
 def test_verbose_prints_each_step_like_the_tutorial(capsys: pytest.CaptureFixture[str]) -> None:
