@@ -155,6 +155,13 @@ def interior_fine_peak(curve: FocusCurve) -> float | None:
     """Where the fine score of the curve so far peaks, when that is a clear peak (not flat)
     strictly inside the sampled positions; else None."""
     z, scores = profile(curve)
+    best = interior_peak_index(z, scores)
+    return None if best is None else float(z[best])
+
+
+def interior_peak_index(z: np.ndarray, scores: np.ndarray) -> int | None:
+    """Index of the highest score of a profile when it lies strictly inside the sampled
+    positions and the curve is not flat; else None."""
     best = int(np.argmax(scores))
     if best in (0, len(z) - 1):
         return None
@@ -162,7 +169,7 @@ def interior_fine_peak(curve: FocusCurve) -> float | None:
         check_not_flat(curve_stats(z, scores))
     except FocusNotFound:
         return None
-    return float(z[best])
+    return best
 
 
 def zoom(probe: Probe, space: SearchSpace, bracket: Bracket, points: int, noise: float) -> Peak:

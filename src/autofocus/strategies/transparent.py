@@ -32,6 +32,7 @@ from autofocus.strategies.passes import (
     COARSE_AGREES,
     NEAREST_HALF,
     Bracket,
+    interior_peak_index,
     interleaved_pass,
     pass_noise,
     whole_pass,
@@ -60,12 +61,8 @@ def transparent_lead(curve: FocusCurve, space: SearchSpace) -> float | None:
     if space.expect == "peak":
         return None
     z, fine = profile(curve)
-    best = int(np.argmax(fine))
-    if best in (0, len(z) - 1):
-        return None
-    try:
-        check_not_flat(curve_stats(z, fine))
-    except FocusNotFound:
+    best = interior_peak_index(z, fine)
+    if best is None:
         return None
     if space.expect == "dip":
         return float(z[best])
