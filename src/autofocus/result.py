@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from autofocus.curve import FocusCurve
@@ -25,7 +25,6 @@ class FocusResult:
     hardware_s: float = 0.0
     compute_s: float = 0.0
     final_z_um: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def focused(self) -> bool:
@@ -55,5 +54,4 @@ class FocusResult:
             "curve": [
                 {"z_um": s.z_um, "score": s.score, "t_s": s.t_s} for s in self.curve.samples
             ],
-            **self.extra,
         }

@@ -14,4 +14,3 @@ class VirtualClock:
         if seconds > 0:
             self._now += seconds
 
-    advance = sleep

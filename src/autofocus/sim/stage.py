@@ -137,8 +137,6 @@ class SimStage:
         self.backlash_um = backlash_um
         self.moves = 0
         self.commanded: list[float] = []
-        self.last_move_end_s = 0.0
-        self.last_move_distance_um = 0.0
         self.connected = True
         self._move: _Move | None = None
         self._backlash_offset = 0.0
@@ -270,8 +268,6 @@ class SimStage:
         self._position = move.z1
         self._vib_t0 = move.t_end
         self._vib_amp = amp
-        self.last_move_distance_um = abs(move.z1 - move.z0)
-        self.last_move_end_s = move.t_end
         self._move = None
 
     def _finish_if_done(self) -> None:
@@ -291,7 +287,6 @@ class SimStage:
         here = move.position(now)
         self._arrive(_Move(move.t0, move.z0, here, move.speed, move.accel), now)
         self._vib_t0 = now
-        self.last_move_end_s = now
 
     def _check_limits(self, z_um: float) -> None:
         lo, hi = self.limits_um
