@@ -1,14 +1,20 @@
 # Two entry points: `make demo` (autofocus on the simulated microscope) and `make test`.
-# Each creates .venv with the Python on PATH and installs what it needs.
+# Each creates .venv with the Python on PATH (or PYTHON=...) and installs what it needs.
+# `make test-all` runs `make test` on every supported Python it finds, one venv each (.venv-3.10, ...).
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# The stamp names the Python too: a .venv made by another Python is rebuilt, not reused.
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+STAMP := $(VENV)/.installed-$(PYVER)-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SUPPORTED := 3.10 3.11 3.12 3.13
+TEST_ARGS ?=
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test test-all lint typecheck bench clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@test -n "$(PYVER)" || { echo "make: $(PYTHON) does not run; set PYTHON=/path/to/python3.X" >&2; exit 2; }
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev,zaber,micromanager,pymicroscope,genicam,batch]"
 	rm -f $(VENV)/.installed-*
@@ -24,7 +30,15 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(TEST_ARGS)
+
+# Every supported Python found (on PATH as python3.X, or under pyenv), each in its own venv.
+test-all:
+	@found=0; for v in $(SUPPORTED); do \
+	  py=$$(sh .ci/find-python $$v) || { echo "== Python $$v: not found, skipped"; continue; }; \
+	  found=1; echo "== Python $$v: $$py"; \
+	  $(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$v || exit $$?; \
+	done; test $$found = 1 || { echo "no supported Python found" >&2; exit 2; }
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/metrics.py
@@ -33,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sim_render.py
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) .venv-3.* out

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TextIO
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from autofocus.devices.base import Frame
 from autofocus.errors import InputError
@@ -102,7 +103,7 @@ class SyntheticFrame:
 
 
 @lru_cache(maxsize=2)
-def _texture(width: int, height: int, bits: int, seed: int) -> np.ndarray:
+def _texture(width: int, height: int, bits: int, seed: int) -> Frame:
     """Fine random structure at the camera's bit depth (cached: one per worker process)."""
     if bits not in (8, 16):
         raise InputError("synthetic frames are 8 or 16 bits")
@@ -339,7 +340,7 @@ class FlagRule:
         if self.absolute is not None and not math.isfinite(self.absolute):
             raise InputError("the absolute threshold must be a finite number")
 
-    def threshold(self, scores: np.ndarray) -> float:
+    def threshold(self, scores: npt.NDArray[np.float64]) -> float:
         if self.absolute is not None:
             return self.absolute
         finite = scores[np.isfinite(scores)]

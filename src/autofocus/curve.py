@@ -128,10 +128,10 @@ class FocusCurve:
         self.set_aside.extend(s for s in self.samples if id(s) in doubtful)
         self.samples = [s for s in self.samples if id(s) not in doubtful]
 
-    def z(self) -> np.ndarray:
+    def z(self) -> FloatArray:
         return np.array([s.z_um for s in self.samples], dtype=float)
 
-    def scores(self) -> np.ndarray:
+    def scores(self) -> FloatArray:
         return np.array([s.score for s in self.samples], dtype=float)
 
     def select(self, keep: Callable[[Sample], bool]) -> FocusCurve:

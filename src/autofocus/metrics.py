@@ -115,7 +115,7 @@ def prepare(image: Frame, roi: Roi | None = None, downsample: int = 1) -> Array:
     plenty for focus scores and half the memory traffic of float64. RGB(A) is averaged over
     the colour channels.
     """
-    frame = np.asarray(image)
+    frame: Array = np.asarray(image)  # any dtype until checked below
     if frame.dtype == np.bool_ or frame.dtype.kind not in "uif":
         raise InputError(f"a frame must hold integers or floats, got dtype {frame.dtype}")
     if frame.ndim == 3 and frame.shape[2] in (3, 4):
@@ -445,7 +445,7 @@ def tenengrad(image: Frame, *, roi: Roi | None = None, downsample: int = 1) -> f
     return _checked(_derivative_norm_both_axes(frame, 1, 3, cv2.NORM_L2SQR) / frame.size)
 
 
-def _derivative_norm_both_axes(frame: np.ndarray, order: int, ksize: int, norm_type: int) -> float:
+def _derivative_norm_both_axes(frame: Array, order: int, ksize: int, norm_type: int) -> float:
     """The norm of the ``order``-th Sobel derivative along x plus the same along y, in float32
     with one buffer reused for both axes."""
     derivative = cv2.Sobel(frame, cv2.CV_32F, order, 0, ksize=ksize)

@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: instrument PCs and CI have no display
 import matplotlib.pyplot as plt
 import numpy as np
+import numpy.typing as npt
 from matplotlib.axes import Axes
 from PIL import Image
 
@@ -39,7 +40,7 @@ def plot_curve(result: FocusResult, path: Path, true_focus_um: float | None = No
     return path
 
 
-def zoom_window_um(z_um: np.ndarray, best_z_um: float | None) -> tuple[float, float] | None:
+def zoom_window_um(z_um: npt.NDArray[np.float64], best_z_um: float | None) -> tuple[float, float] | None:
     """A window around the answer holding its nearest few frames; None when it would show
     nearly the whole range anyway."""
     if best_z_um is None or len(z_um) < 8:
@@ -55,7 +56,7 @@ def zoom_window_um(z_um: np.ndarray, best_z_um: float | None) -> tuple[float, fl
 def draw_curve(ax: Axes, result: FocusResult, true_focus_um: float | None,
                window_um: tuple[float, float] | None) -> None:
     z_um, scores = result.curve.z(), result.curve.scores()
-    shown = np.ones(len(z_um), dtype=bool)
+    shown: npt.NDArray[np.bool_] = np.ones(len(z_um), dtype=bool)
     if window_um is not None:
         shown = (z_um >= window_um[0]) & (z_um <= window_um[1])
     z = z_um[shown] / 1000.0
@@ -72,7 +73,7 @@ def draw_curve(ax: Axes, result: FocusResult, true_focus_um: float | None,
     ax.legend(fontsize=8, loc="best")
 
 
-def to_display(image: np.ndarray) -> np.ndarray:
+def to_display(image: Frame) -> npt.NDArray[np.uint8]:
     """Rescale any frame to 8 bits by its own min..max, as the tutorial's panels do."""
     data = image.astype(np.float32)
     lo, hi = float(data.min()), float(data.max())
@@ -125,7 +126,8 @@ class StepImageWriter:
             chart = self._chart(zs, scores, i, height=240)
             yield Image.fromarray(np.vstack([panel, chart])).convert("P")
 
-    def _chart(self, zs: np.ndarray, scores: np.ndarray, upto: int, height: int) -> np.ndarray:
+    def _chart(self, zs: npt.NDArray[np.float64], scores: npt.NDArray[np.float64], upto: int,
+               height: int) -> npt.NDArray[np.uint8]:
         fig, ax = plt.subplots(figsize=(self.PANEL_WIDTH / 100, height / 100), dpi=100)
         ax.plot(zs[: upto + 1], scores[: upto + 1], "-o", ms=3, color="k")
         ax.set_xlim(zs.min(), zs.max() if zs.max() > zs.min() else zs.min() + 1e-3)

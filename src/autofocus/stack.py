@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from autofocus.curve import Expect, FocusCurve
 from autofocus.devices.base import Frame
@@ -85,7 +86,7 @@ class TiffPlanes:
         # One page per plane is the common layout and reads lazily; anything else (planes split
         # over several pages, or packed in one) is read whole once, which is correct if not frugal.
         self._pages = pages if len(pages) == self._shape[0] and all(p is not None for p in pages) else []
-        self._whole: np.ndarray | None = None
+        self._whole: npt.NDArray[Any] | None = None
         if not self._pages:
             self._whole = np.asarray(series.asarray()).reshape(self._shape)
 
@@ -210,7 +211,7 @@ class ZStack:
 
     path: str
     reader: PlaneReader
-    z_um: np.ndarray
+    z_um: npt.NDArray[np.float64]
     z_source: ZSource
 
     def __len__(self) -> int:
@@ -352,7 +353,7 @@ def analyse_scores(stack: ZStack, scores: Sequence[float], metric: str, dtype: s
     )
 
 
-def plane_at(z_um: np.ndarray, z: float) -> float:
+def plane_at(z_um: npt.NDArray[np.float64], z: float) -> float:
     """The fractional plane number of position ``z`` (stacks may run up or down in z)."""
     indices = np.arange(len(z_um), dtype=float)
     order = np.argsort(z_um)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from autofocus.devices.base import Frame
 from autofocus.errors import CameraError, InputError
@@ -80,7 +81,7 @@ def parse_camera_argument(argument: str, accepted: Collection[str]) -> tuple[str
     return target, settings
 
 
-def colour_to_grey(pixels: np.ndarray, order: str) -> Frame:
+def colour_to_grey(pixels: npt.NDArray[Any], order: str) -> Frame:
     """Luminance of an ``RGB``/``BGR`` (optionally with alpha) frame, keeping its dtype.
 
     Rec. 601 weights, as OpenCV's own conversion uses, so every backend scores the same grey.

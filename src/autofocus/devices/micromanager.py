@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from autofocus.devices.base import Frame, Microscope
 from autofocus.errors import CameraError, InputError, StageError
@@ -134,7 +135,7 @@ class MMCamera:
                 self._core.setCameraDevice(current)
 
 
-def _monochrome(image: np.ndarray) -> Frame:
+def _monochrome(image: npt.NDArray[Any]) -> Frame:
     """Micro-Manager RGB cameras give (h, w, 3|4); focus scoring wants one channel."""
     if image.ndim == 2:
         return image

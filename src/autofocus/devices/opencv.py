@@ -17,6 +17,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from autofocus.devices.base import Camera, Frame
 from autofocus.devices.camera_settings import colour_to_grey
@@ -56,7 +57,7 @@ def delivers_high_bit_grey(capture: Any) -> bool:
     return False
 
 
-def to_grey(frame: np.ndarray, raw_shape: tuple[int, int] | None = None) -> Frame:
+def to_grey(frame: npt.NDArray[Any], raw_shape: tuple[int, int] | None = None) -> Frame:
     """A 2-D grey frame of the same bit depth.
 
     ``raw_shape`` (height, width) is given in raw mode: some backends then hand over the undecoded
@@ -180,7 +181,7 @@ def open_opencv(source: int | str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Open
                         is_file=is_file, raw_shape=raw_shape)
 
 
-def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: float = 10.0) -> Path:
+def write_video(path: str | Path, frames: Sequence[npt.NDArray[Any]], fps: float = 10.0) -> Path:
     """Record grey frames (uint8 or uint16, one size) as lossless FFV1 video that ``opencv:`` plays
     back exactly, e.g. a focus sweep to rehearse with. Use a ``.mkv`` or ``.avi`` name."""
     if not frames:

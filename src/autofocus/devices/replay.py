@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from autofocus.devices.base import Frame, Microscope
 from autofocus.errors import CameraError, InputError, LimitError
@@ -80,7 +81,7 @@ class ReplayStage:
 class ReplayCamera:
     """Returns the recorded plane at the stage's z, interpolated between neighbouring planes."""
 
-    def __init__(self, stack: ZStack, z_um: np.ndarray, position: Callable[[], float],
+    def __init__(self, stack: ZStack, z_um: npt.NDArray[np.float64], position: Callable[[], float],
                  clock: VirtualClock, timing: ReplayTiming, cache_planes: int = 4) -> None:
         order = np.argsort(z_um)
         self._z = z_um[order]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from pymmcore_plus.experimental.unicore import (
     SimpleCameraDevice,
     StageDevice,
@@ -185,7 +186,7 @@ class SimCameraDevice(SimpleCameraDevice):  # type: ignore[misc]
         # Remembered for Micro-Manager's sake; the simulator's own exposure shapes the image.
         self._exposure_ms = float(exposure)
 
-    def snap(self, buffer: np.ndarray) -> Mapping[str, Any]:
+    def snap(self, buffer: npt.NDArray[Any]) -> Mapping[str, Any]:
         buffer[:] = self._camera.grab()
         return {}
 

@@ -249,7 +249,7 @@ def defocus_model(objective: Objective, wavelength_um: float) -> DefocusOTF:
     return DefocusOTF(objective, wavelength_um)
 
 
-def defocus_otf(k_cyc_per_um: np.ndarray, defocus_um: float, objective: Objective,
-                wavelength_um: float) -> np.ndarray:
+def defocus_otf(k_cyc_per_um: Float64Array, defocus_um: float, objective: Objective,
+                wavelength_um: float) -> Float64Array:
     """Incoherent OTF at spatial frequencies ``k`` (cycles/um) and one defocus (um)."""
     return defocus_model(objective, wavelength_um).evaluate(k_cyc_per_um, defocus_um)

@@ -21,6 +21,7 @@ from typing import Any
 import microscope
 import microscope.abc
 import numpy as np
+import numpy.typing as npt
 
 from autofocus.devices.base import Camera, Stage
 from autofocus.sim.camera import CameraSpec
@@ -113,7 +114,7 @@ class SimulatedPMCamera(microscope.abc.Camera):  # type: ignore[misc]
     def _do_trigger(self) -> None:
         self._pending += 1
 
-    def _fetch_data(self) -> np.ndarray | None:
+    def _fetch_data(self) -> npt.NDArray[Any] | None:
         # Called in a loop by python-microscope's fetch thread; None means "nothing yet".
         if not self._pending:
             return None

@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
+CanvasArray = npt.NDArray[np.float32 | np.uint8]
+"""What the canvas draws on: the float field, or an 8-bit mask."""
 
 SPECIMENS = ("fluorescent-cells", "beads", "stained-tissue", "reticle", "transparent-cells", "empty")
 
@@ -88,17 +90,17 @@ class _Canvas:
                 rng = np.random.default_rng([seed, salt, tx + 2**20, ty + 2**20])
                 yield rng, tx * tile_um, ty * tile_um
 
-    def ellipse(self, img: np.ndarray, x_um: float, y_um: float, a_um: float, b_um: float,
+    def ellipse(self, img: CanvasArray, x_um: float, y_um: float, a_um: float, b_um: float,
                 angle_deg: float, value: float) -> None:
         cv2.ellipse(img, self.pt(x_um, y_um), (self.px(a_um), self.px(b_um)), angle_deg, 0, 360,
                     value, -1, cv2.LINE_AA if img.dtype == np.uint8 else cv2.LINE_8, _SHIFT)
 
-    def polygon(self, img: np.ndarray, pts_um: list[tuple[float, float]], value: float) -> None:
+    def polygon(self, img: CanvasArray, pts_um: list[tuple[float, float]], value: float) -> None:
         pts = np.array([self.pt(x, y) for x, y in pts_um], dtype=np.int32)
         cv2.fillPoly(img, [pts], value, cv2.LINE_AA if img.dtype == np.uint8 else cv2.LINE_8,
                      _SHIFT)
 
-    def bar(self, img: np.ndarray, x0: float, y0: float, x1: float, y1: float,
+    def bar(self, img: CanvasArray, x0: float, y0: float, x1: float, y1: float,
             width_um: float, value: float) -> None:
         """A straight bar of given width between two points (all in um)."""
         dx, dy = x1 - x0, y1 - y0
@@ -336,6 +338,6 @@ def generate_specimen(kind: str, shape: tuple[int, int], pixel_um: float, seed: 
     return _BUILDERS[kind](_Canvas(shape, pixel_um), seed)
 
 
-def make_specimen(kind: str, shape: tuple[int, int], pixel_um: float, seed: int) -> np.ndarray:
+def make_specimen(kind: str, shape: tuple[int, int], pixel_um: float, seed: int) -> FloatArray:
     """The specimen's field as float32 (see :class:`Specimen` for its meaning per mode)."""
     return generate_specimen(kind, shape, pixel_um, seed).field

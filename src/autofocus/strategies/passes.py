@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from autofocus.curve import (
     ABOVE_NOISE_SNR,
@@ -159,7 +160,7 @@ def interior_fine_peak(curve: FocusCurve) -> float | None:
     return None if best is None else float(z[best])
 
 
-def interior_peak_index(z: np.ndarray, scores: np.ndarray) -> int | None:
+def interior_peak_index(z: npt.NDArray[np.float64], scores: npt.NDArray[np.float64]) -> int | None:
     """Index of the highest score of a profile when it lies strictly inside the sampled
     positions and the curve is not flat; else None."""
     best = int(np.argmax(scores))
