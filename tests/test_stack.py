@@ -11,7 +11,7 @@ import tifffile
 
 from autofocus import cli
 from autofocus.errors import InputError
-from autofocus.runner import ProgressEvent
+from autofocus.events import ProgressEvent
 from autofocus.stack import find_best_plane, natural_key, open_stack, plane_at
 
 FOCUS_PLANE = 7

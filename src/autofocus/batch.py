@@ -27,10 +27,10 @@ from typing import Any, Protocol, TextIO
 import cv2
 import numpy as np
 
-from autofocus.devices.base import Frame
 from autofocus.errors import InputError
+from autofocus.events import EventHandler, ProgressEvent
+from autofocus.frames import Frame
 from autofocus.metrics import Roi, make_metric
-from autofocus.runner import EventHandler, ProgressEvent
 from autofocus.stack import IMAGE_SUFFIXES, TIFF_SUFFIXES, TiffPlanes, natural_key, read_image
 
 LOCAL_SCHEDULERS = ("threads", "processes", "sync")

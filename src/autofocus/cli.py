@@ -24,11 +24,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from autofocus import cli_recorded
 from autofocus.devices.connect import Connection, ConnectOptions, open_microscope
 from autofocus.errors import AutofocusError, InputError
+from autofocus.events import ProgressEvent
 from autofocus.metrics import METRICS, Roi
 from autofocus.modes import MODES
 from autofocus.report import StepImageWriter, plot_curve
 from autofocus.result import FocusResult
-from autofocus.runner import AutofocusSettings, ProgressEvent, run_autofocus
+from autofocus.runner import AutofocusSettings, run_autofocus
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.sim import DEFAULT_TRUE_FOCUS_UM, FAULT_NAMES, OBJECTIVES, SPECIMENS, FaultPlan, SimConfig
 

@@ -20,9 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from autofocus.batch import DEFAULT_SCHEDULER, LOCAL_SCHEDULERS, FlagRule, MetricSpec, collect_files
 from autofocus.batch import score_and_rank as run_batch
 from autofocus.errors import InputError
+from autofocus.events import EventHandler, ProgressEvent
 from autofocus.metrics import METRICS
 from autofocus.modes import MODES
-from autofocus.runner import EventHandler, ProgressEvent
 from autofocus.stack import StackResult, find_best_plane, resolve_metric, write_outputs
 
 EXIT_OK, EXIT_NOT_FOUND = 0, 1

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from PIL import Image
 
-from autofocus.devices.base import Frame
+from autofocus.frames import Frame
 from autofocus.metrics import median_blur, prepare
 from autofocus.result import FocusResult
 

@@ -22,11 +22,11 @@ import cv2
 import numpy as np
 
 from autofocus.curve import Expect, FocusCurve
-from autofocus.devices.base import Frame
 from autofocus.errors import FocusNotFound, InputError
+from autofocus.events import EventHandler, ProgressEvent
+from autofocus.frames import Frame
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import expect_for_mode, metric_for_mode
-from autofocus.runner import EventHandler, ProgressEvent
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 IMAGE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm")

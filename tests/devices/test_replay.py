@@ -7,7 +7,8 @@ import pytest
 import tifffile
 from tests.test_stack import FOCUS_PLANE, PLANES, focus_stack
 
-from autofocus.devices.base import Camera, Clock, Stage
+from autofocus.clock import Clock
+from autofocus.devices.base import Camera, Stage
 from autofocus.devices.replay import ReplayTiming, blend, open_replay, replay_microscope
 from autofocus.errors import InputError, LimitError
 from autofocus.runner import AutofocusSettings, run_autofocus

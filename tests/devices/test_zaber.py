@@ -22,10 +22,10 @@ import pytest
 
 pytest.importorskip("zaber_motion")
 
+from autofocus.clock import VirtualClock
 from autofocus.devices.connect import ConnectOptions
 from autofocus.devices.zaber import ZaberStage, open_zaber_stage
 from autofocus.errors import InputError, LimitError, StageError
-from autofocus.sim.clock import VirtualClock
 from autofocus.sim.stage import SimStage, StageSpec
 from autofocus.sim.zaber_device import (
     SIM_NATIVE_UNIT_UM,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from autofocus.clock import VirtualClock
 from autofocus.devices.base import ContinuousStage, Stage
 from autofocus.errors import LimitError, StageError
-from autofocus.sim.clock import VirtualClock
 from autofocus.sim.faults import FaultPlan
 from autofocus.sim.stage import SimStage, StageSpec, move_duration_s
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from autofocus.sim.clock import VirtualClock
+from autofocus.clock import VirtualClock
 from autofocus.sim.stage import SimStage, StageSpec
 from autofocus.sim.zaber_device import (
     SimZaberDevice,

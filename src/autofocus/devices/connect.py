@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from autofocus.devices.base import Camera, Microscope, Stage, SystemClock
+from autofocus.clock import SystemClock
+from autofocus.devices.base import Camera, Microscope, Stage
 from autofocus.errors import InputError
 from autofocus.sim.microscope import SimConfig, SimulatedMicroscope
 

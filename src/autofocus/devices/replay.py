@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autofocus.devices.base import Frame, Microscope
+from autofocus.clock import VirtualClock
+from autofocus.devices.base import Microscope
 from autofocus.errors import CameraError, InputError, LimitError
-from autofocus.sim.clock import VirtualClock
+from autofocus.frames import Frame
 from autofocus.sim.stage import move_duration_s
 from autofocus.stack import ZStack, open_stack
 

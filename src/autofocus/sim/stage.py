@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from autofocus.clock import VirtualClock
 from autofocus.errors import LimitError, StageError
-from autofocus.sim.clock import VirtualClock
 from autofocus.sim.faults import FaultPlan
 
 

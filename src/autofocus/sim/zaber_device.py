@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from autofocus.sim.clock import VirtualClock
+from autofocus.clock import VirtualClock
 from autofocus.sim.stage import SimStage, StageSpec
 
 ZABER_FAULTS = ("stall", "reject", "silence", "disconnect")
