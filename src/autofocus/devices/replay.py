@@ -24,10 +24,10 @@ import numpy as np
 
 from autofocus.clock import VirtualClock
 from autofocus.devices.base import Microscope
+from autofocus.devices.motion import move_duration_s
 from autofocus.errors import CameraError, InputError, LimitError
 from autofocus.frames import Frame
-from autofocus.sim.stage import move_duration_s
-from autofocus.stack import ZStack, open_stack
+from autofocus.readers import ZStack, open_stack
 
 # Blend weights this close to 0 or 1 serve the recorded plane itself, untouched: a stage parked
 # on a plane should see exactly what was recorded there, not a rounding-altered copy.
