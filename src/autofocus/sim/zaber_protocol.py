@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from autofocus.clock import VirtualClock
+from autofocus.errors import InputError
 from autofocus.sim.stage import SimStage, StageSpec
 
 ZABER_FAULTS = ("stall", "reject", "silence", "disconnect")
@@ -79,9 +80,9 @@ class ZaberFault:
 
     def __post_init__(self) -> None:
         if self.kind not in ZABER_FAULTS:
-            raise ValueError(f"unknown Zaber fault {self.kind!r}; choose one of: {', '.join(ZABER_FAULTS)}")
+            raise InputError(f"unknown Zaber fault {self.kind!r}; choose one of: {', '.join(ZABER_FAULTS)}")
         if not 0.0 < self.fraction < 1.0:
-            raise ValueError("fault fraction must lie strictly between 0 and 1")
+            raise InputError("fault fraction must lie strictly between 0 and 1")
 
 
 @dataclass
@@ -136,7 +137,7 @@ class SimZaberDevice:
         """``time_scale``: real seconds per simulated second (below 1 runs faster than life).
         ``stage`` must be a SimStage on its own VirtualClock: the device drives that clock."""
         if not time_scale > 0:
-            raise ValueError("time_scale must be positive")
+            raise InputError(f"time scale must be positive, got {time_scale}")
         self.spec = spec or ZaberDeviceSpec()
         self.stage = stage or SimStage(VirtualClock(), StageSpec(), 9_000.0)
         self.time_scale = time_scale
