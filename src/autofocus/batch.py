@@ -33,6 +33,27 @@ from autofocus.frames import Frame
 from autofocus.metrics import Roi, make_metric
 from autofocus.readers import TIFF_SUFFIXES, TiffPlanes, image_files, read_image
 
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "DEFAULT_SCHEDULER",
+    "LOCAL_SCHEDULERS",
+    "BatchReport",
+    "FlagRule",
+    "FrameSource",
+    "ImageFile",
+    "MetricSpec",
+    "RankedFrame",
+    "ScoredFrame",
+    "SyntheticFrame",
+    "collect_files",
+    "open_scheduler",
+    "rank_scores",
+    "score_and_rank",
+    "score_chunk",
+    "score_collection",
+    "score_source",
+]
+
 LOCAL_SCHEDULERS = ("threads", "processes", "sync")
 DEFAULT_SCHEDULER = "threads"
 CONNECT_TIMEOUT_S = 10.0

@@ -30,6 +30,14 @@ from autofocus.search import (
     stepped_sweep,
 )
 
+__all__ = [
+    "AutofocusSettings",
+    "FrameHandler",
+    "HardwareProbe",
+    "allowed_interval",
+    "run_autofocus",
+]
+
 FrameHandler = Callable[[int, float, Frame, float], None]
 """Called with (index, z_um, frame, score) for each scored frame, e.g. to save images."""
 

@@ -30,6 +30,13 @@ from autofocus.sim.optics import OBJECTIVES, DefocusOTF, Objective, defocus_mode
 from autofocus.sim.specimens import SPECIMENS, Specimen, generate_specimen
 from autofocus.sim.stage import SimStage, StageSpec
 
+__all__ = [
+    "DEFAULT_TRUE_FOCUS_UM",
+    "LATERAL_VIBRATION_RATIO",
+    "SimConfig",
+    "SimulatedMicroscope",
+]
+
 FloatArray = npt.NDArray[np.float32]
 
 DEFAULT_TRUE_FOCUS_UM = 10_012.3

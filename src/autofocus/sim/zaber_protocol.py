@@ -34,6 +34,20 @@ from autofocus.clock import VirtualClock
 from autofocus.errors import InputError
 from autofocus.sim.stage import SimStage, StageSpec
 
+__all__ = [
+    "HALT_STEP_S",
+    "NATIVE_SPEED_PER_UNIT_S",
+    "SIM_DEVICE_ID",
+    "SIM_NATIVE_UNIT_UM",
+    "ZABER_FAULTS",
+    "Request",
+    "SimZaberDevice",
+    "ZaberDeviceSpec",
+    "ZaberFault",
+    "lrc",
+    "parse_request",
+]
+
 ZABER_FAULTS = ("stall", "reject", "silence", "disconnect")
 """Faults on demand: the motor stalls mid-move (flag FS); the next move is rejected; the device
 stops answering (its transmit line is dead, it still obeys); the cable is pulled mid-move."""
