@@ -185,11 +185,6 @@ class SimulatedMicroscope:
         """Expected signal (electrons, no noise) at a defocus, default exposure, stage at rest."""
         return self._image([float(defocus_um)], 0.0, self._scale(self.config.camera.exposure_s))
 
-    def render_current(self) -> FloatArray:
-        """Expected signal at the stage's focal plane now (no motion blur)."""
-        now = self.clock.now()
-        return self.render(self.stage.optical_z_um(now) - self.focus_at(now))
-
     def render_window(self, stage: Stage, start_s: float, exposure_s: float) -> FloatArray:
         """Expected electrons for an exposure starting at ``start_s``.
 
