@@ -26,6 +26,16 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "PHASE_ABSORPTION_PER_RAD",
+    "PHASE_RAD",
+    "SPECIMENS",
+    "SPECIMEN_MODES",
+    "Specimen",
+    "generate_specimen",
+    "make_specimen",
+]
+
 FloatArray = npt.NDArray[np.float32]
 CanvasArray = npt.NDArray[np.float32 | np.uint8]
 """What the canvas draws on: the float field, or an 8-bit mask."""
