@@ -9,6 +9,7 @@ Other jobs are subcommands (``autofocus demo``, ...). Exit codes: 0 focused, 1 f
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -19,7 +20,7 @@ import typer
 
 from autofocus import cli_recorded
 from autofocus.cli_progress import progress_view
-from autofocus.connect import Connection, ConnectOptions, check_port, open_microscope
+from autofocus.connect import Connection, ConnectOptions, check_port, check_sim_camera, open_microscope
 from autofocus.errors import (
     EXIT_BAD_INPUT,
     EXIT_FOCUSED,
@@ -46,8 +47,10 @@ __all__ = [
 
 DEFAULT_BLUR = 9  # the tutorial's
 
-focus_app = typer.Typer(add_completion=False, rich_markup_mode=None)
-commands_app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True)
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+focus_app = typer.Typer(add_completion=False, rich_markup_mode=None, context_settings=HELP_OPTIONS)
+commands_app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True,
+                           context_settings=HELP_OPTIONS)
 
 
 @commands_app.callback()
@@ -80,6 +83,7 @@ def run_focus(
     """Validate, connect, focus, report. Returns the exit code."""
     settings.validate()
     check_port(port)
+    check_sim_camera(port, options.camera, settings.strategy)
     with ExitStack() as stack:
         connection: Connection = open_microscope(port, options)
         stack.callback(connection.microscope.close)
@@ -125,11 +129,12 @@ def report(result: FocusResult, connection: Connection, as_json: bool) -> None:
 
 
 def sim_config(focus_mm: float | None, specimen: str, objective: str, bits: int, seed: int,
-               fault: str | None, fault_after: int) -> SimConfig:
+               fault: str | None, fault_after: int, start_mm: float | None = None) -> SimConfig:
     """The simulator's options as the command line gives them; SimConfig and FaultPlan check them."""
     focus_um = DEFAULT_TRUE_FOCUS_UM if focus_mm is None else mm_to_um(focus_mm)
+    start = {} if start_mm is None else {"start_um": mm_to_um(start_mm)}
     return SimConfig(specimen=specimen, objective=objective, bits=bits, seed=seed,
-                     true_focus_um=focus_um, faults=FaultPlan(fault, fault_after))
+                     true_focus_um=focus_um, faults=FaultPlan(fault, fault_after), **start)
 
 
 @focus_app.command(
@@ -179,6 +184,8 @@ def focus(
     sim_seed: Annotated[int, typer.Option(help="simulator: specimen and noise seed")] = 0,
     sim_fault: Annotated[str | None, typer.Option(help=f"simulator: inject {', '.join(FAULT_NAMES)}")] = None,
     sim_fault_after: Annotated[int, typer.Option(help="simulator: fault after this many operations")] = 3,
+    sim_start_mm: Annotated[float | None, typer.Option(
+        help="simulator: where the stage starts, mm (default 9; put it near focus for brent)")] = None,
 ) -> None:
     settings = AutofocusSettings(
         start_um=mm_to_um(start_mm),
@@ -196,7 +203,7 @@ def focus(
     options = ConnectOptions(
         camera=camera, device=device, axis=axis, device_db=device_db, native_unit_um=native_unit_um,
         sim=sim_config(sim_focus_mm, sim_specimen, sim_objective, sim_bits, sim_seed, sim_fault,
-                       sim_fault_after),
+                       sim_fault_after, sim_start_mm),
     )
     code = run_focus(port, settings, options, verbose=verbose, as_json=as_json, plot=plot,
                      show_images=images_dir if show_images else None, show_bar=sys.stderr.isatty())
@@ -247,7 +254,6 @@ def serve_zaber(
 # Jobs on recorded data, defined in cli_recorded.
 commands_app.command("stack")(cli_recorded.stack)
 commands_app.command("score")(cli_recorded.score)
-SUBCOMMANDS = ("demo", "stack", "score", "serve-zaber")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -255,13 +261,62 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(run_cli(list(sys.argv[1:] if argv is None else argv)))
 
 
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def protect_negative_numbers(args: list[str]) -> list[str]:
+    """Let ``autofocus -0.05 0.05 0.01 sim`` work without ``--``: the CLI library reads any word
+    that starts with ``-`` as an option, and no option of ours is named like a number. A leading
+    space keeps the word a value; Python's float() and int() ignore it."""
+    return [f" {a}" if NEGATIVE_NUMBER.match(a) else a for a in args]
+
+
+def subcommand_names() -> list[str]:
+    """Every registered subcommand (so one added elsewhere, e.g. ``gui``, is listed too)."""
+    return sorted(typer.main.get_command(commands_app).commands)  # type: ignore[attr-defined]
+
+
+def full_help() -> str:
+    """The main command's help followed by the list of subcommands."""
+    focus_command = typer.main.get_command(focus_app)
+    with typer.Context(focus_command, info_name="autofocus") as ctx:
+        text = focus_command.get_help(ctx)
+    group = typer.main.get_command(commands_app)
+    lines = ["", "Commands (autofocus COMMAND --help for each):"]
+    for name in subcommand_names():
+        sub = group.commands[name]  # type: ignore[attr-defined]
+        lines.append(f"  {name:12} {sub.get_short_help_str(limit=90)}")
+    lines.append("  help         this text; 'autofocus help COMMAND' for a command's help")
+    return text + "\n".join(lines)
+
+
+def json_error(exc: AutofocusError) -> str:
+    """What ``--json`` prints when the run fails, so a script always gets one object."""
+    stage = exc.stage_state or ("nothing moved" if exc.exit_code == EXIT_BAD_INPUT else "")
+    return json.dumps({"status": "error", "reason": str(exc), "stage": stage, "exit_code": exc.exit_code})
+
+
 def run_cli(args: list[str]) -> int:
     """Parse and run; every failure becomes one line on stderr and its exit code."""
-    is_subcommand = bool(args) and args[0] in SUBCOMMANDS
+    if not args:
+        print(full_help(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args[0] in ("--version", "-V"):
+        from autofocus import __version__
+
+        print(f"autofocus {__version__}")
+        return EXIT_FOCUSED
+    if args[0] == "help" and len(args) > 1:
+        args = [args[1], "--help"]
+    if args in (["--help"], ["-h"], ["help"]):
+        print(full_help())
+        return EXIT_FOCUSED
+    is_subcommand = args[0] in subcommand_names()
     app = commands_app if is_subcommand else focus_app
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=args or ["--help"], prog_name="autofocus", standalone_mode=False)
+        code = command.main(args=args if is_subcommand else protect_negative_numbers(args),
+                            prog_name="autofocus", standalone_mode=False)
     except typer.TyperException as exc:  # the CLI library's usage errors (bad number, missing argument)
         print(f"autofocus: error: {exc.format_message()}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -269,8 +324,9 @@ def run_cli(args: list[str]) -> int:
         print("autofocus: interrupted", file=sys.stderr)
         return EXIT_HARDWARE
     except AutofocusError as exc:
+        if "--json" in args and not is_subcommand:
+            print(json_error(exc))
         print(f"autofocus: {'error: ' if exc.exit_code == EXIT_BAD_INPUT else ''}{exc.describe()}",
               file=sys.stderr)
         return exc.exit_code
     return code if isinstance(code, int) else EXIT_FOCUSED
-

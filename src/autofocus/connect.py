@@ -71,6 +71,25 @@ def check_port(port: str) -> None:
         ports.check_port(port)
 
 
+def check_sim_camera(port: str, camera_spec: str, strategy: str) -> None:
+    """PORT ``sim`` moves a simulated stage that no real camera can see: a live camera's frames
+    do not change with z, so a search that narrows in on a peak never settles. Allowed: a video
+    file (a recorded sweep replayed frame by frame), and ``sweep``, which takes a fixed number of
+    frames (a way to try a camera without a stage)."""
+    family, argument = split_camera_spec(camera_spec)
+    if port != "sim" or family in ("auto", "sim") or strategy == "sweep":
+        return
+    target = argument.partition("?")[0]
+    is_file = family == "opencv" and target and not target.isdigit() and not target.startswith("/dev/") \
+        and "://" not in target
+    if not is_file:
+        raise InputError(
+            f"PORT sim moves a simulated stage, which camera {camera_spec!r} cannot see: use --camera sim "
+            "with PORT sim, a real stage PORT with a real camera, --strategy sweep to try the camera, "
+            "or opencv:VIDEO_FILE to replay a sweep"
+        )
+
+
 def open_microscope(port: str, options: ConnectOptions) -> Connection:
     """Open stage and camera. ``camera='auto'`` means the simulated camera on the simulated
     microscope, and the tutorial's FLIR camera (Spinnaker) with a real stage."""

@@ -199,9 +199,14 @@ def serve_forever(
     fault: ZaberFault | None = None,
     duration_s: float | None = None,
     verbose: bool = False,
-    out: Callable[[str], None] = print,
+    out: Callable[[str], None] | None = None,
 ) -> None:
     """Run a simulated controller until Ctrl-C (or ``duration_s``), for trying things by hand."""
+    if out is None:
+        # Flushed per line: a script that redirects the output must see the port at once.
+        def out(line: str) -> None:
+            print(line, flush=True)
+
     stage = SimStage(VirtualClock(), StageSpec(), start_um)
     device = SimZaberDevice(stage, ZaberDeviceSpec(address=address), time_scale, homed)
     if fault is not None:
