@@ -35,8 +35,12 @@ class ProgressView:
             if self.verbose and event.z_um is not None:
                 print(f"step {event.frame}: position {event.z_um / 1000:.6f} mm, "
                       f"focus score {event.score:.6g}")
-        elif self.verbose and event.message:
-            print(f"{event.kind}: {event.message}")
+        else:
+            if event.kind in ("done", "not-found") and self.progress is not None and self.task is not None:
+                # The plan was an estimate (a search stops when the peak is resolved): end full.
+                self.progress.update(self.task, completed=event.frame, total=max(event.frame, 1))
+            if self.verbose and event.message:
+                print(f"{event.kind}: {event.message}")
 
 
 @contextmanager
