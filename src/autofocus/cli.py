@@ -8,6 +8,7 @@ Other jobs are subcommands (``autofocus demo``, ...). Exit codes: 0 focused, 1 f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -132,9 +133,9 @@ def sim_config(focus_mm: float | None, specimen: str, objective: str, bits: int,
                fault: str | None, fault_after: int, start_mm: float | None = None) -> SimConfig:
     """The simulator's options as the command line gives them; SimConfig and FaultPlan check them."""
     focus_um = DEFAULT_TRUE_FOCUS_UM if focus_mm is None else mm_to_um(focus_mm)
-    start = {} if start_mm is None else {"start_um": mm_to_um(start_mm)}
-    return SimConfig(specimen=specimen, objective=objective, bits=bits, seed=seed,
-                     true_focus_um=focus_um, faults=FaultPlan(fault, fault_after), **start)
+    config = SimConfig(specimen=specimen, objective=objective, bits=bits, seed=seed,
+                       true_focus_um=focus_um, faults=FaultPlan(fault, fault_after))
+    return config if start_mm is None else dataclasses.replace(config, start_um=mm_to_um(start_mm))
 
 
 @focus_app.command(

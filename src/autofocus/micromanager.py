@@ -31,6 +31,7 @@ from autofocus.devices.micromanager import MMCamera, MMStage, open_core_microsco
 from autofocus.errors import AutofocusError, FocusNotFound, InputError
 from autofocus.events import EventHandler
 from autofocus.metrics import METRICS, make_metric
+from autofocus.modes import MODES, metric_for_mode
 from autofocus.result import FocusResult
 from autofocus.runner import AutofocusSettings, run_autofocus
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
@@ -83,7 +84,9 @@ def focus(
 
 
 # Property names follow Micro-Manager's own software autofocus (OughtaFocus): unit suffixes.
-RANGE, STEP, STRATEGY, METRIC = "SearchRange_um", "Step_um", "Strategy", "Metric"
+RANGE, STEP, STRATEGY, METRIC, MODE = "SearchRange_um", "Step_um", "Strategy", "Metric", "Mode"
+MODE_DEFAULT = "auto"
+"""``Metric`` value meaning: the measured default of ``Mode``, as the command line uses."""
 SETTLE, BACKLASH, OFFSET = "Settle_ms", "Backlash_um", "Offset_um"
 INCREMENTAL_FRACTION = 4
 """``incrementalFocus`` searches this fraction of the full range: it is meant for small drifts."""
@@ -93,7 +96,8 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
     """A Micro-Manager AutoFocus device that runs this package's search on the core's current
     focus device and camera. Load it into an :class:`AutofocusCore`.
 
-    Its properties (``SearchRange_um``, ``Step_um``, ``Strategy``, ``Metric``, ``Settle_ms``,
+    Its properties (``SearchRange_um``, ``Step_um``, ``Strategy``, ``Metric`` (``auto``: the
+    measured default of ``Mode``, as on the command line), ``Mode``, ``Settle_ms``,
     ``Backlash_um``, ``Offset_um``) can be changed with ``core.setProperty`` like any device's.
     The search is centred on the focus position at the moment ``fullFocus`` is called; the
     offset is added to the found focus before the stage stops (image above/below the plane the
@@ -107,7 +111,8 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         search_range_um: float = 50.0,
         step_um: float = 2.0,
         strategy: str = DEFAULT_STRATEGY,
-        metric: str = "laplacian",
+        metric: str = MODE_DEFAULT,
+        mode: str = "auto",
         settle_ms: float = 0.0,
         backlash_um: float = 0.0,
         offset_um: float = 0.0,
@@ -120,7 +125,8 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         self._register(RANGE, search_range_um, limits=(1e-3, 1e5))
         self._register(STEP, step_um, limits=(1e-4, 1e4))
         self._register(STRATEGY, strategy, allowed=sorted(STRATEGIES))
-        self._register(METRIC, metric, allowed=sorted(METRICS))
+        self._register(METRIC, metric, allowed=[MODE_DEFAULT, *sorted(METRICS)])
+        self._register(MODE, mode, allowed=sorted(MODES))
         self._register(SETTLE, settle_ms, limits=(0.0, 60_000.0))
         self._register(BACKLASH, backlash_um, limits=(0.0, 1e4))
         self._register(OFFSET, offset_um, limits=(-1e4, 1e4))
@@ -136,6 +142,9 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         self.register_property(name, default_value=value, limits=limits, allowed_values=allowed)
         self.set_property_value(name, value)
 
+    def _metric(self) -> str:
+        return str(self.get_property_value(METRIC))
+
     def _number(self, name: str) -> float:
         return float(self.get_property_value(name))
 
@@ -145,7 +154,8 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
             "range_um": self._number(RANGE),
             "step_um": self._number(STEP),
             "strategy": str(self.get_property_value(STRATEGY)),
-            "metric": str(self.get_property_value(METRIC)),
+            "metric": None if self._metric() == MODE_DEFAULT else self._metric(),
+            "mode": str(self.get_property_value(MODE)),
             "settle_s": self._number(SETTLE) / 1000.0,
             "backlash_um": self._number(BACKLASH),
         }
@@ -172,7 +182,9 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         return float(result.score) if result is not None and result.score is not None else 0.0
 
     def current_focus_score(self, core: CMMCorePlus) -> float:
-        score = make_metric(str(self.get_property_value(METRIC)))
+        name = self._metric()
+        score = make_metric(metric_for_mode(str(self.get_property_value(MODE)))
+                            if name == MODE_DEFAULT else name)
         return float(score(MMCamera(core).grab()))
 
     def offset_um(self) -> float:
