@@ -19,6 +19,9 @@ from autofocus.sim import OBJECTIVES, SPECIMENS, SimConfig, SimulatedMicroscope
 from autofocus.sim.camera import CameraSpec
 from autofocus.sim.optics import defocus_model
 
+TARGET_MS = 60.0
+"""Requirement: one 1920x1200 frame rendered in at most 60 ms on the 2-core machine."""
+
 
 def time_frames(sim: SimulatedMicroscope, frames: int) -> list[float]:
     dof = sim.depth_of_field_um()
@@ -33,15 +36,12 @@ def time_frames(sim: SimulatedMicroscope, frames: int) -> list[float]:
     return out[1:]  # the first frame pays for FFT planning
 
 
-REQUIREMENT_MS = 60.0
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=7)
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1200)
-    parser.add_argument("--limit-ms", type=float, default=REQUIREMENT_MS,
+    parser.add_argument("--limit-ms", type=float, default=TARGET_MS,
                         help="the requirement on the slowest median (default %(default)s ms)")
     args = parser.parse_args()
     camera = CameraSpec(width=args.width, height=args.height)
@@ -71,7 +71,9 @@ def main() -> int:
                   + " ".join(f"{c:>13}" for c in cells))
             model_ms = 0.0
     verdict = "PASS" if worst <= args.limit_ms else "MISS"
-    print(f"{verdict}: slowest median {worst:.1f} ms per frame (requirement: <= {args.limit_ms:g} ms)")
+    # The target lives here, not in the unit tests: wall-clock time depends on what else runs.
+    print(f"{verdict}: slowest median render {worst:.1f} ms <= {args.limit_ms:g} ms per "
+          f"{args.width}x{args.height} frame")
     return 0 if verdict == "PASS" else 1
 
 

@@ -78,10 +78,8 @@ class AutofocusSettings:
             raise InputError("settle time and backlash must not be negative")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise InputError("timeout must be positive")
-        if self.downsample < 1:
-            raise InputError("downsample must be 1 or more")
         get_strategy(self.strategy)
-        self.score_functions()
+        self.score_functions()  # metric, blur, roi and downsample: checked by their owner, metrics
 
     @property
     def metric_name(self) -> str:
