@@ -61,6 +61,7 @@ def focus(
     stage_label: str | None = None,
     camera_label: str | None = None,
     limits_um: tuple[float, float] = (-math.inf, math.inf),
+    max_travel_um: float | None = None,
     on_event: EventHandler | None = None,
     **options: Any,
 ) -> FocusResult:
@@ -72,6 +73,14 @@ def focus(
     ``timeout_s``). Returns the result; the stage ends at the best position, or back at its
     start when focus was not found (``result.reason`` says why).
     """
+    travel = DEFAULT_MAX_TRAVEL_UM if max_travel_um is None else max_travel_um
+    if not range_um <= travel:
+        raise InputError(
+            f"focus(): range_um={range_um:g} is more than the focus drive may travel ({travel:g} um); "
+            "Micro-Manager does not report a focus drive's limits, so the search is capped at "
+            "max_travel_um (the SoftwareAutofocus device's MaxTravel_um); raise it only if your drive "
+            "really travels that far"
+        )
     microscope = open_core_microscope(core, stage_label, camera_label, limits_um)
     center = microscope.stage.position_um() if center_um is None else center_um
     try:
@@ -86,6 +95,10 @@ def focus(
 # Property names follow Micro-Manager's own software autofocus (OughtaFocus): unit suffixes.
 RANGE, STEP, STRATEGY, METRIC, MODE = "SearchRange_um", "Step_um", "Strategy", "Metric", "Mode"
 MODE_DEFAULT = "auto"
+MAX_TRAVEL = "MaxTravel_um"
+DEFAULT_MAX_TRAVEL_UM = 1_000.0
+"""The widest search ``focus`` runs unless told otherwise: 1 mm, more than any objective's
+working range around focus, less than a drive's travel into the slide."""
 """``Metric`` value meaning: the measured default of ``Mode``, as the command line uses."""
 SETTLE, BACKLASH, OFFSET = "Settle_ms", "Backlash_um", "Offset_um"
 INCREMENTAL_FRACTION = 4
@@ -116,6 +129,7 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         settle_ms: float = 0.0,
         backlash_um: float = 0.0,
         offset_um: float = 0.0,
+        max_travel_um: float = DEFAULT_MAX_TRAVEL_UM,
     ) -> None:
         super().__init__()
         self.last_result: FocusResult | None = None
@@ -130,6 +144,7 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         self._register(SETTLE, settle_ms, limits=(0.0, 60_000.0))
         self._register(BACKLASH, backlash_um, limits=(0.0, 1e4))
         self._register(OFFSET, offset_um, limits=(-1e4, 1e4))
+        self._register(MAX_TRAVEL, max_travel_um, limits=(1e-3, 1e5))
 
     def _register(
         self,
@@ -158,6 +173,7 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
             "mode": str(self.get_property_value(MODE)),
             "settle_s": self._number(SETTLE) / 1000.0,
             "backlash_um": self._number(BACKLASH),
+            "max_travel_um": self._number(MAX_TRAVEL),
         }
 
     def full_focus(self, core: CMMCorePlus, range_fraction: float = 1.0) -> FocusResult:
