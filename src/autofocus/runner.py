@@ -22,6 +22,8 @@ from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_fo
 from autofocus.result import FocusResult
 from autofocus.search import (
     DEFAULT_STRATEGY,
+    ON_MISS,
+    OnMiss,
     SearchSpace,
     StopWhen,
     get_strategy,
@@ -66,6 +68,12 @@ class AutofocusSettings:
     settle_s: float = 0.0
     backlash_um: float = 0.0
     timeout_s: float | None = None
+    near_um: float | None = None
+    """Where focus is expected (the prior of ``refocus`` and ``brent``); None: where the stage is."""
+    dof_um: float | None = None
+    """The objective's depth of field; None: the microscope's, when it knows it."""
+    on_miss: OnMiss = "widen"
+    """What ``refocus`` does when focus is not within its window (see :class:`SearchSpace`)."""
 
     def validate(self) -> None:
         """Raise InputError for anything impossible; called before anything moves."""
@@ -87,6 +95,15 @@ class AutofocusSettings:
             raise InputError("timeout must be positive")
         if self.downsample < 1:
             raise InputError("downsample must be 1 or more")
+        if self.near_um is not None and not math.isfinite(self.near_um):
+            raise InputError("the expected focus position must be a finite number")
+        if self.near_um is not None and not self.start_um <= self.near_um <= self.end_um:
+            raise InputError(f"the expected focus {self.near_um / 1000:g} mm lies outside the range "
+                             f"{self.start_um / 1000:g}..{self.end_um / 1000:g} mm")
+        if self.dof_um is not None and not (math.isfinite(self.dof_um) and self.dof_um > 0):
+            raise InputError("the depth of field must be a positive number")
+        if self.on_miss not in ON_MISS:
+            raise InputError(f"on_miss must be one of {', '.join(ON_MISS)}")
         get_strategy(self.strategy)
         self.score_functions()
 
@@ -237,8 +254,10 @@ def run_autofocus(
     stage, clock = microscope.stage, microscope.clock
     lo, hi = allowed_interval(settings, stage.limits_um)
     start_z = stage.position_um()
-    space = SearchSpace(lo, hi, settings.step_um, min(max(start_z, lo), hi),
-                        expect_for_mode(settings.mode))
+    prior = start_z if settings.near_um is None else settings.near_um
+    dof = settings.dof_um if settings.dof_um is not None else microscope.depth_of_field_um
+    space = SearchSpace(lo, hi, settings.step_um, min(max(prior, lo), hi),
+                        expect_for_mode(settings.mode), dof_um=dof, on_miss=settings.on_miss)
     score_frame, coarse_frame = settings.score_functions()
     probe = HardwareProbe(microscope, space, score_frame, settings, emit, on_frame, coarse_frame)
     began = clock.now()

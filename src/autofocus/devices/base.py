@@ -109,6 +109,9 @@ class Microscope:
     clock: Clock = field(default_factory=SystemClock)
     closers: list[Callable[[], None]] = field(default_factory=list)
     description: str = ""
+    depth_of_field_um: float | None = None
+    """The objective's depth of field when the set-up knows it (local searches size their
+    frames by it); None when unknown."""
 
     def close(self) -> None:
         """Release resources in reverse order of acquisition; never raises."""

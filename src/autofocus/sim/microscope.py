@@ -229,7 +229,8 @@ class SimulatedMicroscope:
                          self.config.seed + 1, faults)
 
     def devices(self) -> Microscope:
-        return Microscope(self.stage, self.camera, self.clock, description=self.describe())
+        return Microscope(self.stage, self.camera, self.clock, description=self.describe(),
+                          depth_of_field_um=self.depth_of_field_um())
 
     def describe(self) -> str:
         cfg = self.config
