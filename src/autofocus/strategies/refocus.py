@@ -52,7 +52,7 @@ PROBE_DOF = 0.5
 # The next frame goes to the fitted vertex, but at most this far beyond the frames taken.
 MAX_JUMP_DOF = 1.0
 # Converged: the refit's vertex lies this close to the frame taken at the previous vertex.
-CONVERGED_DOF = 0.2
+CONVERGED_DOF = 0.3
 # A fitted sigma outside these multiples of the expected one is not this specimen's focus peak.
 WIDTH_RANGE = (0.5, 1.8)
 # The Gaussian fit: log scores with this noise, a log-normal prior on the width (in natural
@@ -131,7 +131,7 @@ def local_focus(probe: Probe, space: SearchSpace, dof: float) -> Peak:
     guess = gaussian_fit(np.array([low.z_um, high.z_um]), np.array([low.score, high.score]),
                          dof).z_um if low.score > 0 and high.score > 0 else prior
     reach = h + MAX_JUMP_DOF * dof
-    target: Sample | None = take(min(max(guess, prior - reach), prior + reach))
+    take(min(max(guess, prior - reach), prior + reach))
     dip = space.expect == "dip"
     may_be_dip = space.expect == "auto"
     while True:
@@ -143,12 +143,13 @@ def local_focus(probe: Probe, space: SearchSpace, dof: float) -> Peak:
             vertex = fit_vertex(frames, dof, dip)
             best = extreme(frames, dip)
             inside = best is not frames[0] and best is not frames[-1]
-            if (vertex is not None and inside and target is not None
-                    and abs(vertex - target.z_um) <= CONVERGED_DOF * dof
-                    and as_good(target, best, dip)):
-                check_shape(frames, target, dip)
-                method = "refocus-" + ("v-fit" if dip else "gaussian-fit")
-                return Peak(vertex, best.score, confidence(frames), method)
+            if vertex is not None and inside:
+                near = min(frames, key=lambda f: abs(f.z_um - vertex))
+                if abs(vertex - near.z_um) <= CONVERGED_DOF * dof and as_good(near, best, dip):
+                    # ``near`` is the confirmation: a frame at the fitted top, as good as any.
+                    check_shape(frames, near, dip)
+                    method = "refocus-" + ("v-fit" if dip else "gaussian-fit")
+                    return Peak(vertex, best.score, confidence(frames), method)
         except OutsideWindow:
             if not may_be_dip or dip:
                 raise
@@ -165,10 +166,9 @@ def local_focus(probe: Probe, space: SearchSpace, dof: float) -> Peak:
             raise OutsideWindow(f"focus lies beyond the {end} end of the refocus window "
                                 f"{lo:.2f}..{hi:.2f} um (prior {prior:.2f} um)")
         before = len(probe.curve)
-        taken = take(nxt)
-        if len(probe.curve) == before and taken is target:
+        take(nxt)
+        if len(probe.curve) == before:
             raise OutsideWindow("the focus model does not settle near the prior")
-        target = taken
 
 
 def next_position(frames: list[Sample], best: Sample, vertex: float | None, dof: float,
@@ -180,8 +180,12 @@ def next_position(frames: list[Sample], best: Sample, vertex: float | None, dof:
     reach_hi = frames[-1].z_um + MAX_JUMP_DOF * dof
     at_end = best is frames[0] or best is frames[-1]
     side = -1.0 if best is frames[0] else 1.0
-    if vertex is not None and (not at_end or (vertex - best.z_um) * side > 0):
+    if vertex is not None and (not at_end or (vertex - best.z_um) * side > CONVERGED_DOF * dof):
         return min(max(vertex, reach_lo), reach_hi)
+    if vertex is not None:
+        # The top is at the end frame, with no frame beyond it: one frame there closes the
+        # bracket (a top seen from one side only is not yet a peak).
+        return vertex + side * PROBE_DOF * dof
     if dip and not at_end:
         side = -1.0 if coarse_of(frames[0]) < coarse_of(frames[-1]) else 1.0
         best = frames[0] if side < 0 else frames[-1]
