@@ -31,11 +31,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import oughtafocus  # noqa: E402  (the benchmarks' own reference, beside this file)
-
-from autofocus.runner import AutofocusSettings, run_autofocus  # noqa: E402
-from autofocus.sim import SimConfig, SimulatedMicroscope  # noqa: E402
-from autofocus.sim.camera import CameraSpec  # noqa: E402
+import oughtafocus
+from autofocus.runner import AutofocusSettings, run_autofocus
+from autofocus.sim import SimConfig, SimulatedMicroscope
+from autofocus.sim.camera import CameraSpec
 
 SPECIMENS = ("fluorescent-cells", "beads", "stained-tissue", "transparent-cells")
 OBJECTIVES = ("10x", "20x", "40x")

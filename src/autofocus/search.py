@@ -60,9 +60,9 @@ from autofocus.strategies.sweep import sweep
 __all__ = [
     "DEFAULT_STRATEGY",
     "ON_MISS",
-    "OnMiss",
     "STRATEGIES",
     "CallableProbe",
+    "OnMiss",
     "Probe",
     "SearchSpace",
     "StopWhen",

@@ -277,33 +277,43 @@ def gaussian_fit(z: np.ndarray, y: np.ndarray, dof: float) -> GaussianFit:
     so two frames give the two-point estimate a known width implies, and more frames let the
     data decide. The baseline (a dim specimen's floor: up to a third of the peak) would
     otherwise widen the fitted peak and pull its top towards the frames below it."""
-    positive = y > 0
-    z, y = z[positive], y[positive]
+    usable = np.isfinite(y) & (y > 0) & np.isfinite(z)
+    z, y = z[usable], y[usable]
+    if len(z) == 0:
+        raise OutsideWindow("no frame near the prior has a usable score")
     best = int(np.argmax(y))
     centre = float(z[best])
     u = (z - centre) / dof
-    floor = float(y.min())
-    ln_y = np.log(y)
+    if len(z) < 2 or float(np.ptp(u)) <= 0:
+        return GaussianFit(centre, SIGMA_PER_DOF, 0.0)
+    ln_y = np.log(y) - math.log(float(y.max()))  # heights relative to the best frame
+    ln_floor = float(ln_y.min())
 
     def residuals(theta: np.ndarray) -> np.ndarray:
         u0, ln_a, ln_s, b_frac = theta
-        model = b_frac * floor + np.exp(ln_a - (u - u0) ** 2 / (2 * math.exp(2 * ln_s)))
-        fit = (ln_y - np.log(model)) / SCORE_NOISE_LN
+        with np.errstate(divide="ignore"):
+            ln_b = math.log(b_frac) + ln_floor if b_frac > 0 else -math.inf
+        ln_model = np.logaddexp(ln_b, ln_a - (u - u0) ** 2 / (2 * math.exp(2 * ln_s)))
+        fit = (ln_y - ln_model) / SCORE_NOISE_LN
         prior = [(ln_s - math.log(SIGMA_PER_DOF)) / WIDTH_PRIOR_LN, b_frac / BASELINE_PRIOR]
         return np.concatenate([fit, prior])
 
     span = float(np.ptp(u)) + 2 * MAX_JUMP_DOF
-    lower = [float(u.min()) - span, math.log(y.max()) - 3, math.log(0.2), 0.0]
-    upper = [float(u.max()) + span, math.log(y.max()) + 8, math.log(3.0), 0.95]
+    lower = [float(u.min()) - span, -3.0, math.log(0.2), 0.0]
+    upper = [float(u.max()) + span, 8.0, math.log(3.0), 0.95]
     best_fit = None
     for b0 in (0.0, 0.6):
-        start = np.array([0.0, math.log(max(y.max() - b0 * floor, 1e-300)),
+        start = np.array([0.0, math.log(max(1.0 - b0 * math.exp(ln_floor), 1e-6)),
                           math.log(SIGMA_PER_DOF), b0])
-        result = optimize.least_squares(residuals, np.clip(start, lower, upper),
-                                        bounds=(lower, upper))
+        try:
+            result = optimize.least_squares(residuals, np.clip(start, lower, upper),
+                                            bounds=(lower, upper))
+        except (ValueError, np.linalg.LinAlgError):
+            continue
         if best_fit is None or result.cost < best_fit.cost:
             best_fit = result
-    assert best_fit is not None
+    if best_fit is None:
+        raise OutsideWindow("the frames near the prior cannot be fitted")
     u0, _, ln_s, _ = best_fit.x
     rms = float(np.sqrt(np.mean((best_fit.fun[: len(u)] * SCORE_NOISE_LN) ** 2)))
     return GaussianFit(centre + dof * float(u0), math.exp(ln_s), rms)
