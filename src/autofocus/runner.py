@@ -9,7 +9,6 @@ started when anything goes wrong.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from autofocus.events import EventHandler, ProgressEvent
 from autofocus.frames import Frame
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
+from autofocus.pipeline import ComputeTime, Scores, ScoringPipeline
 from autofocus.result import FocusResult
 from autofocus.search import (
     DEFAULT_STRATEGY,
@@ -59,6 +59,8 @@ class AutofocusSettings:
     """The objective's depth of field; None: the microscope's, when it knows it."""
     on_miss: OnMiss = "widen"
     """What ``refocus`` does when focus is not within its window (see :class:`SearchSpace`)."""
+    pipeline: bool = True
+    """Score streamed frames while the next one is exposed (:mod:`autofocus.pipeline`)."""
 
     def validate(self) -> None:
         """Raise InputError for anything impossible; called before anything moves."""
@@ -145,7 +147,11 @@ class HardwareProbe:
         self._curve = FocusCurve()
         self._began = microscope.clock.now()
         self._frame_period_s: float | None = None
-        self.compute_s = 0.0
+        self.timer = ComputeTime(microscope.clock)
+
+    @property
+    def compute_s(self) -> float:
+        return self.timer.compute_s
 
     @property
     def curve(self) -> FocusCurve:
@@ -154,13 +160,21 @@ class HardwareProbe:
     def move(self, z_um: float) -> None:
         """The only way this run moves the stage: checked against the allowed interval first."""
         self._check_allowed(z_um)
+        self.timer.resume()  # the move waits for whatever was computed since the last frame
         self._check_time()
         self._scope.stage.move_to_um(self._space.clamp(z_um))
         self._scope.clock.sleep(self._settings.settle_s)
+        self.timer.pause()
 
     def sample(self, z_um: float) -> float:
         self.move(z_um)
-        return self._record(self._space.clamp(z_um), self._scope.camera.grab(), moving=False)
+        return self._record(self._space.clamp(z_um), self._grab(), moving=False)
+
+    def _grab(self) -> Frame:
+        self.timer.resume()
+        frame = self._scope.camera.grab()
+        self.timer.pause()
+        return frame
 
     def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
               stop_when: StopWhen | None = None) -> list[Sample]:
@@ -175,34 +189,64 @@ class HardwareProbe:
             # A frame at rest, and the camera's frame period to set the speed from (once: later
             # passes start moving at once, the frame period does not change during a search).
             before = clock.now()
-            self._record(self._space.clamp(start_um), self._scope.camera.grab(), moving=False)
+            frame = self._grab()
             self._frame_period_s = max(clock.now() - before, 1e-3)
+            self._record(self._space.clamp(start_um), frame, moving=False)
+            self.timer.resume()
             stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
             # The next frame would show the start again (the stage is only accelerating):
             # wait until it is about one spacing along instead.
             clock.sleep(self._frame_period_s)
         else:
+            self.timer.resume()
             stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
-        while stage.is_moving():
-            self._check_time()
-            t0, z0 = clock.now(), stage.position_um()
-            frame = self._scope.camera.grab()
-            t1, z1 = clock.now(), stage.position_um()
-            mid = min(self._scope.camera.exposure_s / 2, t1 - t0)
-            z = z0 + (z1 - z0) * (mid / (t1 - t0) if t1 > t0 else 0.0)
-            self._record(self._space.clamp(z), frame, moving=True)
-            if stop_when is not None and stop_when(self._curve.samples[first:]):
-                # The stage is between the pass's checked ends: stopping leaves it inside.
-                stage.stop()
-                break
+        self.timer.pause()
+        self.timer.streaming = True
+        pipeline: ScoringPipeline[tuple[float, float]] | None = (
+            ScoringPipeline(self._scores, self.timer) if self._settings.pipeline else None)
+        try:
+            stopped = False
+            while stage.is_moving() and not stopped:
+                self._check_time()
+                self.timer.resume()
+                t0, z0 = clock.now(), stage.position_um()
+                frame = self._scope.camera.grab()
+                t1, z1 = clock.now(), stage.position_um()
+                self.timer.pause()
+                mid = min(self._scope.camera.exposure_s / 2, t1 - t0)
+                # The z and time of this frame's own exposure, however late it is scored.
+                z = self._space.clamp(z0 + (z1 - z0) * (mid / (t1 - t0) if t1 > t0 else 0.0))
+                done = ([((z, t1), frame, self._scores(frame))] if pipeline is None
+                        else pipeline.submit((z, t1), frame))
+                for (zf, tf), scored, scores in done:
+                    self._add(zf, scored, scores, tf, moving=True)
+                    if not stopped and stop_when is not None and stop_when(self._curve.samples[first:]):
+                        # The stage is between the pass's checked ends: stopping leaves it inside.
+                        self.timer.resume()
+                        stage.stop()
+                        self.timer.pause()
+                        stopped = True
+            self.timer.streaming = False  # the stage has stopped: waits from here are the run's
+            if pipeline is not None:
+                for (zf, tf), scored, scores in pipeline.drain():
+                    self._add(zf, scored, scores, tf, moving=True)
+        finally:
+            self.timer.streaming = False
+            if pipeline is not None:
+                pipeline.close()
         return self._curve.samples[first:]
 
-    def _record(self, z: float, frame: Frame, *, moving: bool) -> float:
-        began = time.perf_counter()
+    def _scores(self, frame: Frame) -> Scores:
         value = float(self._score_frame(frame))
         coarse = float(self._coarse_frame(frame)) if self._coarse_frame is not None else None
-        self.compute_s += time.perf_counter() - began
-        self._curve.add(z, value, self._scope.clock.now() - self._began, coarse=coarse, moving=moving)
+        return value, coarse
+
+    def _record(self, z: float, frame: Frame, *, moving: bool) -> float:
+        return self._add(z, frame, self._scores(frame), self._scope.clock.now(), moving=moving)
+
+    def _add(self, z: float, frame: Frame, scores: Scores, t: float, *, moving: bool) -> float:
+        value, coarse = scores
+        self._curve.add(z, value, t - self._began, coarse=coarse, moving=moving)
         index = self._curve.frames_taken
         if self._on_frame is not None:
             self._on_frame(index, z, frame, value)
@@ -249,6 +293,9 @@ def run_autofocus(
     emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
 
     def finish(peak: Peak | None, reason: str, final_z: float | None) -> FocusResult:
+        probe.timer.resume()  # the last decisions: the user waits for them too
+        wall = clock.now() - began
+        exposure = float(microscope.camera.exposure_s)
         return FocusResult(
             status="focused" if peak else "not_found",
             best_z_um=peak.z_um if peak else None,
@@ -258,14 +305,17 @@ def run_autofocus(
             metric=settings.metric_name,
             reason=reason,
             confidence=peak.confidence if peak else 0.0,
-            hardware_s=clock.now() - began,
+            hardware_s=wall - probe.timer.waited_s,
             compute_s=probe.compute_s,
+            wall_s=wall,
+            light_dose_s=probe.curve.frames_taken * exposure,
             final_z_um=final_z,
         )
 
     try:
         peak, reason = run_strategy(settings.strategy, probe, space)
         if peak is None:
+            probe.timer.resume()
             returned = return_to(microscope, start_z, emit)
             emit(ProgressEvent("not-found", probe.curve.frames_taken, message=reason))
             return finish(None, reason, returned)

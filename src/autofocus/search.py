@@ -169,6 +169,6 @@ def find_focus(
     elapsed = time.perf_counter() - began
     if peak is None:
         return FocusResult("not_found", None, None, probe.curve, strategy, reason=reason,
-                           compute_s=elapsed)
+                           compute_s=elapsed, wall_s=elapsed)
     return FocusResult("focused", peak.z_um, peak.score, probe.curve, strategy,
-                       confidence=peak.confidence, compute_s=elapsed)
+                       confidence=peak.confidence, compute_s=elapsed, wall_s=elapsed)
