@@ -5,8 +5,8 @@
 :mod:`autofocus.sim.specimens`, a second (dust) layer in :mod:`autofocus.sim.layers`.
 """
 
+from autofocus.clock import VirtualClock
 from autofocus.sim.camera import CameraSpec, SimCamera
-from autofocus.sim.clock import VirtualClock
 from autofocus.sim.faults import FAULT_NAMES, FaultPlan
 from autofocus.sim.layers import DEFAULT_DUST_SEPARATION_UM
 from autofocus.sim.microscope import DEFAULT_TRUE_FOCUS_UM, SimConfig, SimulatedMicroscope

@@ -27,9 +27,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import fft, optimize
 
-from autofocus.devices.base import Clock, Microscope, Stage
+from autofocus.clock import Clock, VirtualClock
+from autofocus.devices.base import Microscope, Stage
 from autofocus.sim.camera import CameraSpec, Renderer, SimCamera
-from autofocus.sim.clock import VirtualClock
 from autofocus.sim.faults import FaultPlan
 from autofocus.sim.layers import (
     DEFAULT_DUST_RATIO,
