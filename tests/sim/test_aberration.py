@@ -92,3 +92,28 @@ def test_aberrated_frames_are_deterministic_from_the_seed() -> None:
 def test_aberration_is_refused_for_transparent_specimens() -> None:
     with pytest.raises(ValueError):
         aberrated(30.0, specimen="transparent-cells")
+
+
+@pytest.mark.parametrize("error_um", [40.0, -30.0])
+def test_axial_profile_matches_psfmodels_gibson_lanni(error_um: float) -> None:
+    """The on-axis PSF intensity through focus (the integral of the OTF) against psfmodels'
+    scalar Gibson-Lanni PSF with the same cover-glass error: the same asymmetric shape, once
+    psfmodels' z (depth of the focal plane into the sample) is read as our stage z (up, towards
+    the coverslip: the opposite sign) and shifted by the defocus this model removes."""
+    psfmodels = pytest.importorskip("psfmodels")
+    objective = OBJECTIVES["40x"]
+    model = DefocusOTF(objective, WAVELENGTH, cover_glass_error_um=error_um)
+    zs = np.arange(-5.0, 5.0001, 0.05)
+    ours = np.array([np.sum(model.profile(z) * model.k) for z in zs])
+    ours /= ours.max()
+    theirs_z = np.arange(-12.0, 12.0001, 0.05)
+    nx = 127
+    psf = psfmodels.make_psf(list(theirs_z), nx=nx, dxy=WAVELENGTH / objective.na / 6,
+                             NA=objective.na, wvl=WAVELENGTH, ns=1.0, ni=1.0, ni0=1.0, ng=1.515,
+                             ng0=1.515, tg=170 + error_um, tg0=170, ti0=150, model="scalar",
+                             normalize=False)
+    centre = psf[:, nx // 2, nx // 2] / psf.sum(axis=(1, 2))
+    centre /= centre.max()
+    misfit = min((float(np.abs(np.interp(shift - zs, theirs_z, centre) - ours).max()), shift)
+                 for shift in np.arange(-8.0, 8.0, 0.05))
+    assert misfit[0] < 0.03, misfit
