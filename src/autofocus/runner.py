@@ -32,6 +32,14 @@ from autofocus.search import (
     stepped_sweep,
 )
 
+__all__ = [
+    "AutofocusSettings",
+    "FrameHandler",
+    "HardwareProbe",
+    "allowed_interval",
+    "run_autofocus",
+]
+
 FrameHandler = Callable[[int, float, Frame, float], None]
 """Called with (index, z_um, frame, score) for each scored frame, e.g. to save images."""
 
@@ -80,8 +88,6 @@ class AutofocusSettings:
             raise InputError("settle time and backlash must not be negative")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise InputError("timeout must be positive")
-        if self.downsample < 1:
-            raise InputError("downsample must be 1 or more")
         if self.near_um is not None and not math.isfinite(self.near_um):
             raise InputError("the expected focus position must be a finite number")
         if self.near_um is not None and not self.start_um <= self.near_um <= self.end_um:
@@ -92,7 +98,7 @@ class AutofocusSettings:
         if self.on_miss not in ON_MISS:
             raise InputError(f"on_miss must be one of {', '.join(ON_MISS)}")
         get_strategy(self.strategy)
-        self.score_functions()
+        self.score_functions()  # metric, blur, roi and downsample: checked by their owner, metrics
 
     @property
     def metric_name(self) -> str:
