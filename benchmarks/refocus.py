@@ -21,20 +21,17 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import oughtafocus
+import references
 from autofocus.runner import AutofocusSettings, run_autofocus
 from autofocus.sim import SimConfig, SimulatedMicroscope
 from autofocus.sim.camera import CameraSpec
+from autofocus.space import SearchSpace
 
 SPECIMENS = ("fluorescent-cells", "beads", "stained-tissue", "transparent-cells")
 OBJECTIVES = ("10x", "20x", "40x")
@@ -45,7 +42,8 @@ FAR_PER_COMBINATION = 2  # priors 3..6 DOF off, per specimen and objective
 FRAME_PX = 512
 HALF_RANGE_UM, STEP_UM = 100.0, 1.0
 REFOCUS = "refocus"
-METHODS = (REFOCUS, oughtafocus.NAME)
+OUGHTAFOCUS = "oughtafocus (defaults)"
+METHODS = (REFOCUS, OUGHTAFOCUS)
 WRONG_DOF = 1.0
 
 
@@ -102,23 +100,50 @@ def cases(quick: bool) -> tuple[list[Case], list[Case]]:
     return near, far
 
 
+class TimedMeasure:
+    """A reference's own measure, timed: OughtaFocus scores each frame before its next move,
+    so its run waits for every score (its wall time is its hardware time plus these)."""
+
+    def __init__(self, measure: references.Measure) -> None:
+        self.measure = measure
+        self.spent_s = 0.0
+
+    def __call__(self, frame: references.Frame) -> float:
+        began = time.perf_counter()
+        try:
+            return self.measure(frame)
+        finally:
+            self.spent_s += time.perf_counter() - began
+
+
 def run_case(job: tuple[str, Case]) -> Outcome:
     method, case = job
-    oughtafocus.register()  # each worker process registers the reference for itself
     prior = case.true_focus_um + case.prior_error_um
     config = SimConfig(specimen=case.specimen, objective=case.objective, seed=case.seed,
                        true_focus_um=case.true_focus_um, brightness=case.brightness,
                        camera=CameraSpec(width=FRAME_PX, height=FRAME_PX), start_um=prior)
     sim = SimulatedMicroscope(config)
-    metric = "edges" if method == oughtafocus.NAME else None
-    settings = AutofocusSettings(prior - HALF_RANGE_UM, prior + HALF_RANGE_UM, STEP_UM,
-                                 strategy=method, metric=metric)
-    result = run_autofocus(sim.devices(), settings)
     dof = sim.depth_of_field_um()
+    exposure = sim.camera.exposure_s
+    if method == OUGHTAFOCUS:
+        ref = references.REFERENCES["oughtafocus"]
+        timed = TimedMeasure(ref.measure)
+        references.REFERENCES["oughtafocus"] = replace(ref, measure=timed)
+        space = SearchSpace(prior - HALF_RANGE_UM, prior + HALF_RANGE_UM, STEP_UM, prior)
+        try:
+            run = references.run_reference("oughtafocus", sim.devices(), space)
+        finally:
+            references.REFERENCES["oughtafocus"] = ref
+        error = None if run.z_um is None else (run.z_um - case.true_focus_um) / dof
+        return Outcome(method, case, error, run.confidence, run.frames, run.hardware_s,
+                       run.hardware_s + timed.spent_s, timed.spent_s, run.frames * exposure,
+                       run.reason)
+    settings = AutofocusSettings(prior - HALF_RANGE_UM, prior + HALF_RANGE_UM, STEP_UM,
+                                 strategy=method)
+    result = run_autofocus(sim.devices(), settings)
     error = None if result.best_z_um is None else (result.best_z_um - case.true_focus_um) / dof
-    wall = getattr(result, "wall_s", result.hardware_s + result.compute_s)
     return Outcome(method, case, error, result.confidence, result.frames, result.hardware_s,
-                   wall, result.compute_s, result.frames * sim.camera.exposure_s, result.reason)
+                   result.wall_s, result.compute_s, result.light_dose_s, result.reason)
 
 
 @dataclass
@@ -193,7 +218,7 @@ def table(title: str, outcomes: list[Outcome], split: bool) -> dict[str, Row]:
 
 
 def check(near: dict[str, Row], far_outcomes: list[Outcome]) -> None:
-    rf, of = near[REFOCUS], near[oughtafocus.NAME]
+    rf, of = near[REFOCUS], near[OUGHTAFOCUS]
     far_wrong = [o for o in far_outcomes if o.method == REFOCUS and o.error_dof is not None
                  and abs(o.error_dof) > WRONG_DOF]
     checks = [

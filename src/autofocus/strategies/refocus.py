@@ -71,6 +71,10 @@ LOCAL_WINDOW_DOF = 3.0
 MAX_LOCAL_FRAMES = 8
 # on_miss="widen": the default search over the prior +- this many depths of field.
 WIDEN_DOF = 15.0
+# ... with the user's step, or this fraction of the depth of field when that is finer (the
+# default search's coarse pass spans several steps; a transparent specimen's humps lie only
+# about 1.5 depths of field either side of focus).
+WIDEN_STEP_DOF = 0.5
 # The coarse score may exceed its value at the fine peak by this fraction elsewhere (noise).
 COARSE_MARGIN = 0.03
 # A transparent specimen's dip: the flanks rise this many times above the lowest frame.
@@ -98,7 +102,7 @@ def widened(probe: Probe, space: SearchSpace, dof: float, why: str) -> Peak:
     """The default search over the prior +- ``WIDEN_DOF`` depths of field (inside the range)."""
     half = WIDEN_DOF * dof
     lo, hi = space.clamp(space.start_um - half), space.clamp(space.start_um + half)
-    window = replace(space, lo_um=lo, hi_um=hi, step_um=min(space.step_um, dof))
+    window = replace(space, lo_um=lo, hi_um=hi, step_um=min(space.step_um, WIDEN_STEP_DOF * dof))
     try:
         return coarse_to_fine(probe, window)
     except FocusNotFound as exc:
