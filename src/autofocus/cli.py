@@ -200,7 +200,7 @@ def focus(
         settle_s=settle_ms / 1000.0,
         backlash_um=backlash_um,
         timeout_s=timeout_s,
-        near_um=None if near_mm is None else mm_to_um("--near-mm", near_mm),
+        near_um=None if near_mm is None else mm_to_um(near_mm),
         dof_um=dof_um,
         on_miss=on_miss,  # type: ignore[arg-type]  # checked by settings.validate()
         pipeline=not no_pipeline,

@@ -62,6 +62,8 @@ WIDTH_PRIOR_LN = 0.35
 BASELINE_PRIOR = 1.0
 # Frames that miss the fitted Gaussian by more than this (rms, natural log) are not its peak.
 MAX_RMS_LN = 0.12
+# A top is bracketed by frames at least this far either side of it that score clearly lower.
+BRACKET_DOF = 0.3
 # A frame within this fraction of the best score is as good as the best (noise at the top).
 TOP_TOLERANCE = 0.04
 # The best frame must rise this many times above the lowest one: else the curve shows no focus.
@@ -146,8 +148,7 @@ def local_focus(probe: Probe, space: SearchSpace, dof: float) -> Peak:
         try:
             vertex = fit_vertex(frames, dof, dip)
             best = extreme(frames, dip)
-            inside = best is not frames[0] and best is not frames[-1]
-            if vertex is not None and inside:
+            if vertex is not None and bracketed(frames, vertex, best, dof, dip):
                 near = min(frames, key=lambda f: abs(f.z_um - vertex))
                 if abs(vertex - near.z_um) <= CONVERGED_DOF * dof and as_good(near, best, dip):
                     # ``near`` is the confirmation: a frame at the fitted top, as good as any.
@@ -177,23 +178,37 @@ def local_focus(probe: Probe, space: SearchSpace, dof: float) -> Peak:
 
 def next_position(frames: list[Sample], best: Sample, vertex: float | None, dof: float,
                   dip: bool) -> float:
-    """Where the next frame goes: the model's vertex, at most ``MAX_JUMP_DOF`` beyond the
-    frames; with the best frame at an end and no vertex beyond it, a step past that end (for a
-    dip: the coarse score falls towards focus, so it picks the side when the fine one is flat)."""
-    reach_lo = frames[0].z_um - MAX_JUMP_DOF * dof
-    reach_hi = frames[-1].z_um + MAX_JUMP_DOF * dof
+    """Where the next frame goes: to the model's vertex (at most ``MAX_JUMP_DOF`` beyond the
+    frames) when no frame is there yet; else beside it, on a side where no frame shows the
+    curve falling (a top seen from one side only is not yet a peak). Without a vertex (a dip
+    whose lowest frame is at an end) a step past that end; when the fine score is no help the
+    coarse one, which falls towards a transparent specimen's focus, picks the side."""
+    if vertex is not None:
+        if min(abs(f.z_um - vertex) for f in frames) > CONVERGED_DOF * dof:
+            return min(max(vertex, frames[0].z_um - MAX_JUMP_DOF * dof),
+                       frames[-1].z_um + MAX_JUMP_DOF * dof)
+        if not fallen(frames, vertex, best, dof, dip, -1.0):
+            return vertex - PROBE_DOF * dof
+        return vertex + PROBE_DOF * dof
     at_end = best is frames[0] or best is frames[-1]
     side = -1.0 if best is frames[0] else 1.0
-    if vertex is not None and (not at_end or (vertex - best.z_um) * side > CONVERGED_DOF * dof):
-        return min(max(vertex, reach_lo), reach_hi)
-    if vertex is not None:
-        # The top is at the end frame, with no frame beyond it: one frame there closes the
-        # bracket (a top seen from one side only is not yet a peak).
-        return vertex + side * PROBE_DOF * dof
     if dip and not at_end:
         side = -1.0 if coarse_of(frames[0]) < coarse_of(frames[-1]) else 1.0
         best = frames[0] if side < 0 else frames[-1]
     return best.z_um + side * 2 * PROBE_DOF * dof
+
+
+def fallen(frames: list[Sample], vertex: float, best: Sample, dof: float, dip: bool,
+           side: float) -> bool:
+    """Whether a frame on ``side`` of the vertex, at least ``BRACKET_DOF`` from it, scores
+    clearly below the top (for a dip: clearly above the bottom)."""
+    return any((f.z_um - vertex) * side >= BRACKET_DOF * dof and not as_good(f, best, dip)
+               for f in frames)
+
+
+def bracketed(frames: list[Sample], vertex: float, best: Sample, dof: float, dip: bool) -> bool:
+    return (fallen(frames, vertex, best, dof, dip, -1.0)
+            and fallen(frames, vertex, best, dof, dip, 1.0))
 
 
 def as_good(frame: Sample, best: Sample, dip: bool) -> bool:
