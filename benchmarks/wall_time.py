@@ -33,7 +33,8 @@ def main() -> None:
     foci = [float(rng.uniform(9_600, 10_400)) for _ in range(args.cases)]
     print(f"{args.strategy} on full 1920x1200 frames, 1 mm range, 10 um step, "
           f"{args.cases} cases; medians")
-    header = f"{'pipeline':<10}{'frames':>7}{'hw s':>8}{'wall s':>8}{'cpu s':>8}{'wall/hw':>9}{'max err um':>11}"
+    header = (f"{'pipeline':<10}{'frames':>7}{'hw s':>8}{'wall s':>8}{'cpu s':>8}"
+              f"{'wall/hw':>9}{'max err um':>11}")
     print(header)
     print("-" * len(header))
     for pipeline in (False, True):

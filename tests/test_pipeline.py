@@ -109,3 +109,20 @@ def test_with_the_pipeline_a_slow_scorer_leaves_the_frames_where_they_were(
     spacing = [float(np.median(np.diff([s.z_um for s in r.curve.samples if s.moving])))
                for r in (fast, slow)]
     assert spacing[1] == pytest.approx(spacing[0], rel=0.05)
+
+
+def test_without_compute_waits_the_timeline_is_the_hardware_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    measure = SlowMeasure(FRAME_PERIOD_S)
+    monkeypatch.setitem(METRICS, "slow", MetricInfo(measure, "slow on purpose"))
+    monkeypatch.setitem(STRATEGIES, "one-pass", one_pass)
+    results = []
+    for _ in range(2):
+        sim = small_sim(specimen="stained-tissue", start_um=FOCUS - 1.0)
+        settings = AutofocusSettings(FOCUS - 60, FOCUS + 60, 4.0, strategy="one-pass",
+                                     metric="slow", pipeline=False, compute_waits=False)
+        results.append(run_autofocus(sim.devices(), settings))
+    first, second = results
+    assert [s.z_um for s in first.curve.samples] == [s.z_um for s in second.curve.samples]
+    assert first.wall_s == pytest.approx(first.hardware_s)
+    assert first.compute_s >= 0.95 * sum(measure.slept) / 2

@@ -41,9 +41,10 @@ class ComputeTime:
     Call :meth:`resume` just before each hardware operation and :meth:`pause` just after it;
     what passed between them is compute the loop waited for."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, wait_on_virtual: bool = True) -> None:
         self.clock = clock
         self.virtual = isinstance(clock, VirtualClock)
+        self._wait_on_virtual = wait_on_virtual
         self.waited_s = 0.0
         self.compute_s = 0.0
         self.streaming = False
@@ -65,6 +66,8 @@ class ComputeTime:
         if seconds <= 0:
             return
         if self.virtual:
+            if not self._wait_on_virtual:
+                return  # a timeline of hardware alone: reproducible, but wall_s = hardware_s
             self.clock.sleep(seconds)
         if not self.streaming:
             self.waited_s += seconds

@@ -69,6 +69,10 @@ class AutofocusSettings:
     """What ``refocus`` does when focus is not within its window (see :class:`SearchSpace`)."""
     pipeline: bool = True
     """Score streamed frames while the next one is exposed (:mod:`autofocus.pipeline`)."""
+    compute_waits: bool = True
+    """On a virtual clock, let the clock wait for the measured compute the loop waits for (an
+    honest ``wall_s``). Off: the timeline holds the hardware alone, so a run is reproducible
+    whatever the computer's load (for property tests and tuning); then ``wall_s`` = ``hardware_s``."""
 
     def validate(self) -> None:
         """Raise InputError for anything impossible; called before anything moves."""
@@ -153,7 +157,7 @@ class HardwareProbe:
         self._curve = FocusCurve()
         self._began = microscope.clock.now()
         self._frame_period_s: float | None = None
-        self.timer = ComputeTime(microscope.clock)
+        self.timer = ComputeTime(microscope.clock, wait_on_virtual=settings.compute_waits)
 
     @property
     def compute_s(self) -> float:
