@@ -26,8 +26,10 @@ from autofocus.sim.camera import CameraSpec, Renderer, SimCamera
 from autofocus.sim.clock import VirtualClock
 from autofocus.sim.faults import FaultPlan
 from autofocus.sim.optics import OBJECTIVES, DefocusOTF, Objective, defocus_model
+from autofocus.sim.slide import Slide, SlideSpec
 from autofocus.sim.specimens import SPECIMENS, Specimen, generate_specimen
 from autofocus.sim.stage import SimStage, StageSpec
+from autofocus.sim.xystage import SimXYStage, XYStageSpec
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -63,6 +65,11 @@ class SimConfig:
     condenser_sigma: float = 0.15
     """Condenser NA / objective NA for transmitted light; sets how fast phase contrast fades
     with defocus (partial coherence)."""
+    slide: SlideSpec = field(default_factory=SlideSpec)
+    """How focus varies with the XY stage's position (flat by default: ``true_focus_um``
+    everywhere); see :mod:`autofocus.sim.slide`."""
+    xy_stage: XYStageSpec = field(default_factory=XYStageSpec)
+    xy_start_um: tuple[float, float] = (0.0, 0.0)
 
     def objective_spec(self) -> Objective:
         try:
@@ -91,6 +98,9 @@ class SimulatedMicroscope:
         self.camera_spec = replace(cfg.camera, bits=cfg.bits)
         self.camera = SimCamera(self.clock, self._stage_renderer(self.stage), self.camera_spec,
                                 cfg.seed, cfg.faults)
+        self.slide = Slide(cfg.slide, cfg.true_focus_um)
+        self.xy_stage = SimXYStage(self.clock, cfg.xy_stage, cfg.xy_start_um,
+                                   z_now=self.stage.position_um)
         shape = (self.camera_spec.height, self.camera_spec.width)
         self._shape = shape
         self.pixel_um = self.camera_spec.pixel_um / self.objective.magnification
@@ -104,12 +114,16 @@ class SimulatedMicroscope:
         if self._phase:
             spectrum[0, 0] = shape[0] * shape[1]
         self._spectrum: npt.NDArray[np.complex64] = spectrum.astype(np.complex64, copy=False)
+        # An empty area of the slide: no specimen, only the background (dark in fluorescence).
+        self._empty_spectrum = np.zeros_like(self._spectrum)
+        if self.specimen.mode != "fluorescence":
+            self._empty_spectrum[0, 0] = shape[0] * shape[1]
         self._kidx = self._k_index(shape)
         self._k2 = (self.model.k**2).astype(np.float64)
         self._norm = 1.0
         if self.specimen.mode == "fluorescence":
             # Fluorescence has no natural unit: make the brightest in-focus feature 1.
-            peak = float(self._image([0.0], 0.0, 1.0).max())
+            peak = float(self._render_spectrum(self._spectrum, [0.0], 0.0, 1.0).max())
             self._norm = 1.0 / peak if peak > 0 else 1.0
 
     # -- geometry ----------------------------------------------------------------------------
@@ -128,11 +142,23 @@ class SimulatedMicroscope:
 
     @property
     def true_focus_um(self) -> float:
-        """Where the stage must be for best focus now (moves with ``drift_um_s``)."""
-        return self.focus_at(self.clock.now())
+        """Where the stage must be for best focus now, at the XY stage's position (moves with
+        ``drift_um_s``)."""
+        x, y = self.xy_stage.position_um()
+        return self.slide.true_focus_um(x, y) + self.config.drift_um_s * self.clock.now()
+
+    def true_focus_at_xy(self, x_um: float, y_um: float) -> float:
+        """Ground truth of the slide at any XY (without drift)."""
+        return self.slide.true_focus_um(x_um, y_um)
 
     def focus_at(self, t: float) -> float:
-        return self.config.true_focus_um + self.config.drift_um_s * t
+        """Where the sharpest thing in view is at time ``t`` (debris included)."""
+        x, y = self.xy_stage.position_um()
+        return self.slide.sharpest_um(x, y) + self.config.drift_um_s * t
+
+    def field_of_view_um(self) -> tuple[float, float]:
+        """Width and height of one frame in the sample plane."""
+        return (self._shape[1] * self.pixel_um, self._shape[0] * self.pixel_um)
 
     def depth_of_field_um(self) -> float:
         """Berek/Young total depth of field ``lambda n / NA^2 + n e / (M NA)`` (um), with the
@@ -159,8 +185,49 @@ class SimulatedMicroscope:
         return out
 
     def _image(self, defocus_um: list[float], blur_sigma_um: float, scale: float) -> FloatArray:
+        """The frame at the current XY: one defocus for the whole field, or (a tilted field)
+        a blend of renders across the field's range of defocus."""
+        x, y = self.xy_stage.position_um()
+        spectrum = self._empty_spectrum if self.slide.is_empty(x, y) else self._spectrum
+        tilt = self._field_tilt(x, y)
+        dof = self.depth_of_field_um()
+        if tilt is None or float(tilt.max() - tilt.min()) < dof / 10:
+            return self._render_spectrum(spectrum, defocus_um, blur_sigma_um, scale)
+        # Defocus varies linearly over the field: render at levels a fifth of the depth of
+        # field apart and interpolate each pixel between the two levels around its defocus.
+        lo, hi = float(tilt.min()), float(tilt.max())
+        n = min(12, math.ceil((hi - lo) / (dof / 5)) + 1)
+        levels = np.linspace(lo, hi, n)
+        pos = (tilt - lo) / (levels[1] - levels[0])
+        index = np.minimum(pos.astype(np.intp), n - 2)
+        frac = (pos - index).astype(np.float32)
+        out = np.zeros(self._shape, np.float32)
+        for k, level in enumerate(levels):
+            image = self._render_spectrum(spectrum, [d + float(level) for d in defocus_um],
+                                          blur_sigma_um, scale)
+            weight = np.where(index == k, 1 - frac, 0) + np.where(index == k - 1, frac, 0)
+            out += weight.astype(np.float32) * image
+        return out
+
+    def _field_tilt(self, x_um: float, y_um: float) -> FloatArray | None:
+        """Defocus offset of each pixel from the frame's centre (the focal plane minus the
+        specimen): the slide's slope across the field plus the field tilt; None when flat."""
+        spec = self.slide.spec
+        width, height = self.field_of_view_um()
+        gx, gy = self.slide.gradient_um_per_um(x_um, y_um, width / 2)
+        tx = spec.field_tilt_x_um / width + gx
+        ty = spec.field_tilt_y_um / height + gy
+        if tx == 0 and ty == 0:
+            return None
+        u = (np.arange(self._shape[1], dtype=np.float32) - (self._shape[1] - 1) / 2) * self.pixel_um
+        v = (np.arange(self._shape[0], dtype=np.float32) - (self._shape[0] - 1) / 2) * self.pixel_um
+        # Where the specimen sits higher the focal plane is below it: defocus falls.
+        return (-(tx * u[None, :] + ty * v[:, None])).astype(np.float32)
+
+    def _render_spectrum(self, spectrum: npt.NDArray[np.complex64], defocus_um: list[float],
+                         blur_sigma_um: float, scale: float) -> FloatArray:
         profile = self._profile(defocus_um, blur_sigma_um, scale)
-        spectrum = self._spectrum * np.take(profile, self._kidx)
+        spectrum = spectrum * np.take(profile, self._kidx)
         image: FloatArray = fft.irfft2(spectrum, s=self._shape, workers=-1, overwrite_x=True)
         np.maximum(image, 0, out=image)  # ringing of the band limit must not go negative
         return image
@@ -229,7 +296,8 @@ class SimulatedMicroscope:
                          self.config.seed + 1, faults)
 
     def devices(self) -> Microscope:
-        return Microscope(self.stage, self.camera, self.clock, description=self.describe())
+        return Microscope(self.stage, self.camera, self.clock, description=self.describe(),
+                          xy_stage=self.xy_stage)
 
     def describe(self) -> str:
         cfg = self.config
