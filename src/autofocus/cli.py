@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from autofocus import cli_recorded
+from autofocus import cli_map, cli_recorded
 from autofocus.devices.connect import Connection, ConnectOptions, open_microscope
 from autofocus.errors import AutofocusError, InputError
 from autofocus.metrics import METRICS, Roi
@@ -291,7 +291,8 @@ def serve_zaber(
 # Jobs on recorded data, defined in cli_recorded.
 commands_app.command("stack")(cli_recorded.stack)
 commands_app.command("score")(cli_recorded.score)
-SUBCOMMANDS = ("demo", "stack", "score", "serve-zaber")
+commands_app.command("map")(cli_map.map_command)
+SUBCOMMANDS = ("demo", "stack", "score", "serve-zaber", "map")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

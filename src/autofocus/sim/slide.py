@@ -24,7 +24,7 @@ Everything is deterministic from ``seed``; ``true_focus_um`` is the ground truth
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -146,3 +146,32 @@ class Slide:
 
 def _inside(rect: Rect, x_um: float, y_um: float) -> bool:
     return rect[0] <= x_um <= rect[2] and rect[1] <= y_um <= rect[3]
+
+
+def slide_preset(name: str, seed: int = 0, empty_fraction: float = 0.0,
+                 origin_um: tuple[float, float] = (20_000.0, 17_500.0)) -> SlideSpec:
+    """Named slides for the command line and benchmarks (``SLIDE_PRESETS``), drawn from the seed:
+    ``flat``; ``tilted`` (1-3 um/mm each way); ``warped`` (bumps of up to 25 um over ~12 mm on a
+    slight tilt); ``wedged`` (a cover-glass wedge of 1.5-3 um/mm over the slip, a slight tilt
+    and warp); ``plate`` (a tilted plate bottom with a 20 um step at a well wall)."""
+    rng = np.random.default_rng([seed, 0x5EED])
+    sign = rng.choice([-1.0, 1.0], 2)
+    base = SlideSpec(seed=seed, empty_fraction=empty_fraction, origin_um=origin_um)
+    if name == "flat":
+        return base
+    if name == "tilted":
+        return replace(base, tilt_x_um_per_mm=float(sign[0] * rng.uniform(1.0, 3.0)),
+                       tilt_y_um_per_mm=float(sign[1] * rng.uniform(1.0, 3.0)))
+    if name == "warped":
+        return replace(base, tilt_x_um_per_mm=float(sign[0] * rng.uniform(0.2, 0.8)),
+                       warp_um=25.0, warp_scale_um=12_000.0)
+    if name == "wedged":
+        return replace(base, wedge_um_per_mm=float(rng.uniform(1.5, 3.0)),
+                       tilt_y_um_per_mm=float(sign[1] * rng.uniform(0.3, 1.0)), warp_um=6.0)
+    if name == "plate":
+        return replace(base, tilt_x_um_per_mm=float(sign[0] * rng.uniform(0.5, 1.5)),
+                       well_wall_x_um=origin_um[0], well_step_um=20.0)
+    raise ValueError(f"unknown slide {name!r}; choose one of: {', '.join(SLIDE_PRESETS)}")
+
+
+SLIDE_PRESETS = ("flat", "tilted", "warped", "wedged", "plate")
