@@ -135,7 +135,7 @@ def map_command(
     """Measure focus at a grid or list of points, fit the slide's surface (robustly: points that
     fail or disagree are set apart and reported), and write the map and a tile list with z."""
     from autofocus import cli
-    from autofocus.devices.connect import ConnectOptions, open_microscope
+    from autofocus.connect import ConnectOptions, open_microscope
     from autofocus.runner import AutofocusSettings
     from autofocus.sim.slide import slide_preset
 

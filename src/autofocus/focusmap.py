@@ -26,8 +26,9 @@ from typing import Any
 
 from autofocus.devices.base import Microscope
 from autofocus.errors import AutofocusError, InputError
+from autofocus.events import EventHandler
 from autofocus.result import FocusResult
-from autofocus.runner import AutofocusSettings, EventHandler, allowed_interval, run_autofocus
+from autofocus.runner import AutofocusSettings, allowed_interval, run_autofocus
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.surface import RobustFit, robust_fit
 from autofocus.xy import Region, SafeXY

@@ -11,9 +11,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from autofocus.clock import VirtualClock
+from autofocus.devices.motion import move_duration_s
 from autofocus.errors import LimitError, StageError
-from autofocus.sim.clock import VirtualClock
-from autofocus.sim.stage import move_duration_s
 
 
 @dataclass(frozen=True)
