@@ -222,25 +222,31 @@ class RobustFit:
 
 def robust_fit(x_um: Values, y_um: Values, z_um: Values,
                model: str = "auto", floor_um: float = 2.0, k: float = OUTLIER_K) -> RobustFit:
-    """Fit while setting apart, one at a time, points whose leave-one-out error exceeds
-    ``max(k * robust sigma, floor_um)``. Never drops below the points the model needs (plus one
-    to leave out)."""
+    """Fit while setting apart, one at a time, the point with the largest leave-one-out error
+    when it disagrees with the surface through the others by more than ``max(k * sigma,
+    floor_um)``, sigma being the robust spread of the others' leave-one-out errors. The spread is
+    taken without the suspect: one bad point inflates its neighbours' errors (a bad corner point
+    tilts every plane through it) and would otherwise hide itself. Never drops below the points
+    the model needs plus one to leave out."""
     xs, ys, zs = (np.asarray(v, float) for v in (x_um, y_um, z_um))
     keep = list(range(len(zs)))
     outliers: list[int] = []
     errors: list[float] = []
+    fit = fit_surface(xs, ys, zs, model)
     threshold = floor_um
-    while True:
-        fit = fit_surface(xs[keep], ys[keep], zs[keep], model)
-        loo = np.asarray(fit.loo_errors_um, float)
-        if len(loo) == 0 or len(keep) <= MIN_POINTS[fit.model] + 1:
-            break
-        finite = np.isfinite(loo)
-        mad = float(np.median(np.abs(loo[finite] - np.median(loo[finite])))) if finite.any() else 0.0
+    while len(fit.loo_errors_um) and len(keep) > MIN_POINTS[fit.model] + 2:
+        loo = np.nan_to_num(np.asarray(fit.loo_errors_um, float), nan=0.0, posinf=0.0, neginf=0.0)
+        worst = int(np.argmax(np.abs(loo)))
+        rest = keep[:worst] + keep[worst + 1:]
+        rest_fit = fit_surface(xs[rest], ys[rest], zs[rest], model)
+        rest_loo = np.asarray(rest_fit.loo_errors_um, float)
+        rest_loo = rest_loo[np.isfinite(rest_loo)]
+        mad = float(np.median(np.abs(rest_loo - np.median(rest_loo)))) if len(rest_loo) else 0.0
         threshold = max(k * MAD_TO_SIGMA * mad, floor_um)
-        worst = int(np.argmax(np.abs(np.where(finite, loo, 0.0))))
-        if abs(loo[worst]) <= threshold:
+        error = float(zs[keep[worst]] - rest_fit.z_at(xs[keep[worst]], ys[keep[worst]]))
+        if abs(error) <= threshold:
             break
-        outliers.append(keep.pop(worst))
-        errors.append(float(loo[worst]))
+        outliers.append(keep[worst])
+        errors.append(error)
+        keep, fit = rest, rest_fit
     return RobustFit(fit, tuple(keep), tuple(outliers), tuple(errors), threshold)
