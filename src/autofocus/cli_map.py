@@ -19,7 +19,14 @@ from typing import Annotated, Any
 import typer
 
 from autofocus.errors import InputError
-from autofocus.focusmap import DEFAULT_WINDOW_UM, FocusMap, MapPoint, MapSettings, measure_map
+from autofocus.focusmap import (
+    DEFAULT_OUTLIER_FLOOR_UM,
+    DEFAULT_WINDOW_UM,
+    FocusMap,
+    MapPoint,
+    MapSettings,
+    measure_map,
+)
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.sim.slide import SLIDE_PRESETS
 from autofocus.surface import SURFACE_MODELS
@@ -115,7 +122,8 @@ def map_command(
     later_strategy: Annotated[str | None, typer.Option(
         help="later points' search (default: refocus if available, else the default)")] = None,
     outlier_floor_um: Annotated[float, typer.Option(
-        help="never set a point apart for disagreeing by less than this, um")] = 2.0,
+        help="never set a point apart for disagreeing by less than this, um (about one depth of "
+        "field)")] = DEFAULT_OUTLIER_FLOOR_UM,
     tile_mm: Annotated[str | None, typer.Option(
         help="W,H of one tile, mm (default on sim: the camera's field)")] = None,
     overlap: Annotated[float, typer.Option(help="tile overlap, fraction")] = 0.1,

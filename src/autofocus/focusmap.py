@@ -40,6 +40,7 @@ LATER_STEPS_PER_WINDOW = 10
 """Later searches step at most the window over this (a tutorial-sized step of 10 um would leave
 a 100 um window with too few frames)."""
 REFOCUS = "refocus"
+DEFAULT_OUTLIER_FLOOR_UM = 4.0
 
 
 def default_later_strategy() -> str:
@@ -61,9 +62,11 @@ class MapSettings:
     """None: :func:`default_later_strategy`."""
     model: str = "auto"
     z_clearance_um: float | None = None
-    outlier_floor_um: float = 2.0
+    outlier_floor_um: float = DEFAULT_OUTLIER_FLOOR_UM
     """Points are set apart only when they disagree with the surface by more than this (and by
-    more than the robust threshold), so a few tenths of a um of search noise never count."""
+    more than the robust threshold), so search noise and the extrapolation error of a good
+    corner point never count. About one depth of field of a 20x/0.4 objective; use about one
+    depth of field of yours."""
 
     def validate(self) -> None:
         self.search.validate()
@@ -185,10 +188,13 @@ def predict(points: Sequence[MapPoint], x_um: float, y_um: float, floor_um: floa
     found = [p for p in points if p.z_um is not None and p.status == "focused"]
     if not found:
         return None
+    zs = [p.z_um for p in found if p.z_um is not None]
     model = "auto" if len(found) >= 4 else "constant"
-    fit = robust_fit([p.x_um for p in found], [p.y_um for p in found],
-                     [p.z_um for p in found if p.z_um is not None], model, floor_um)
-    return fit.surface.z_at(x_um, y_um)
+    fit = robust_fit([p.x_um for p in found], [p.y_um for p in found], zs, model, floor_um)
+    # Beyond the points a flexible fit can run away (a spline through two rows, extrapolated to
+    # the third): never predict farther outside the measured heights than they spread.
+    spread = max(zs) - min(zs)
+    return min(max(fit.surface.z_at(x_um, y_um), min(zs) - spread), max(zs) + spread)
 
 
 def measure_map(scope: Microscope, settings: MapSettings, on_event: EventHandler | None = None,
@@ -224,6 +230,13 @@ def measure_map(scope: Microscope, settings: MapSettings, on_event: EventHandler
                 # A local strategy starts where the stage is: at the prediction, inside the window.
                 scope.stage.move_to_um(min(max(predicted, point_settings.start_um), point_settings.end_um))
             result = searcher(scope, point_settings, on_event)
+            frames, spent_s = result.frames, result.hardware_s
+            if not result.focused and point_settings is not base:
+                # Not in the window: the prediction may be off (a step, a poor early fit), so
+                # search the user's whole range before calling the point failed.
+                result = searcher(scope, base, on_event)
+                frames, spent_s = frames + result.frames, spent_s + result.hardware_s
+                point_settings = base
         except AutofocusError as exc:
             safe.stop()
             where = scope.xy_stage.position_um() if scope.xy_stage is not None else (x, y)
@@ -232,7 +245,7 @@ def measure_map(scope: Microscope, settings: MapSettings, on_event: EventHandler
                 f"({where[0] / 1000:.4f}, {where[1] / 1000:.4f}) mm")
             raise
         point = MapPoint(index, x, y, "focused" if result.focused else "not_found", result.best_z_um,
-                         result.reason, result.frames, result.hardware_s, predicted,
+                         result.reason, frames, spent_s, predicted,
                          point_settings.strategy)
         points.append(point)
         if on_point is not None:

@@ -9,9 +9,10 @@ wins; a more flexible model must beat a simpler one by ``SIMPLER_MARGIN`` (a tie
 simpler one, which extrapolates more tamely beyond the points).
 
 :func:`robust_fit` sets apart points that disagree with the surface: the point whose
-leave-one-out error is largest is dropped while that error exceeds a threshold of
-``OUTLIER_K`` robust standard deviations (1.4826 x the median absolute deviation of the errors),
-never less than ``floor_um``; one at a time, because one bad point also inflates its neighbours'
+leave-one-out error is largest is dropped while it disagrees with the surface through the
+others by more than a threshold taken from the others' leave-one-out errors
+(:func:`outlier_threshold`: ``OUTLIER_K`` robust sigmas, or twice their 90th percentile), never
+less than ``floor_um``; one at a time, because one bad point also inflates its neighbours'
 errors.
 """
 
@@ -36,6 +37,7 @@ TPS_SMOOTHING = (0.0, 1e-3, 1e-2, 1e-1, 1.0)
 SIMPLER_MARGIN = 0.9
 OUTLIER_K = 5.0
 MAD_TO_SIGMA = 1.4826
+TAIL_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,12 @@ def _build(model: str, xy: Array, z: Array, smoothing: float) -> Any:
 
         spline = RBFInterpolator(uv, z, kernel="thin_plate_spline", smoothing=smoothing, degree=1)
         return lambda q: spline(scaler(np.asarray(q, float)))
-    coef, *_ = np.linalg.lstsq(_design(model, uv), z, rcond=None)
+    design = _design(model, uv)
+    coef, _, rank, _ = np.linalg.lstsq(design, z, rcond=None)
+    if rank < design.shape[1]:
+        # Points on too few lines (two rows of a grid for a quadratic): the model's terms are
+        # not all determined, and its predictions off those lines would be arbitrary.
+        raise InputError(f"the points do not determine a {model} surface")
     return lambda q: _design(model, scaler(np.asarray(q, float))) @ coef
 
 
@@ -185,10 +192,16 @@ def fit_surface(x_um: Values, y_um: Values, z_um: Values,
     for name in SURFACE_MODELS:
         if n <= MIN_POINTS[name]:  # leaving one out needs one point to spare
             continue
+        try:
+            _build(name, xy, z, 0.0)
+        except (ValueError, np.linalg.LinAlgError):
+            continue  # not determined by these points
         if name == "tps":
             smoothing_of[name], scores[name] = _best_smoothing(x_um, y_um, z_um)
         else:
             scores[name] = _rms(_loo_errors(name, xy, z, 0.0))
+        if not np.isfinite(scores[name]):
+            del scores[name]
     if not scores:
         return fit_with("constant", x_um, y_um, z_um)
     chosen = next(iter(scores))
@@ -208,6 +221,19 @@ def _best_smoothing(x_um: Values, y_um: Values, z_um: Values) -> tuple[float, fl
     return best_s, best_rms
 
 
+def outlier_threshold(others_loo_um: Array, floor_um: float, k: float = OUTLIER_K) -> float:
+    """How far a point may disagree with the surface through the others: ``k`` robust sigmas
+    of their leave-one-out errors (1.4826 x MAD), or ``TAIL_FACTOR`` x their 90th-percentile
+    error, whichever is larger, and never less than ``floor_um``. The percentile term matters
+    at corners and edges, where even good points are predicted by extrapolation and miss by
+    more than the middle ones (the MAD alone sets good corner points apart)."""
+    if not len(others_loo_um):
+        return floor_um
+    mad = float(np.median(np.abs(others_loo_um - np.median(others_loo_um))))
+    tail = float(np.percentile(np.abs(others_loo_um), 90))
+    return max(k * MAD_TO_SIGMA * mad, TAIL_FACTOR * tail, floor_um)
+
+
 @dataclass(frozen=True)
 class RobustFit:
     """A surface and the points set apart from it (indices into the points given)."""
@@ -221,7 +247,7 @@ class RobustFit:
 
 
 def robust_fit(x_um: Values, y_um: Values, z_um: Values,
-               model: str = "auto", floor_um: float = 2.0, k: float = OUTLIER_K) -> RobustFit:
+               model: str = "auto", floor_um: float = 4.0, k: float = OUTLIER_K) -> RobustFit:
     """Fit while setting apart, one at a time, the point with the largest leave-one-out error
     when it disagrees with the surface through the others by more than ``max(k * sigma,
     floor_um)``, sigma being the robust spread of the others' leave-one-out errors. The spread is
@@ -241,8 +267,7 @@ def robust_fit(x_um: Values, y_um: Values, z_um: Values,
         rest_fit = fit_surface(xs[rest], ys[rest], zs[rest], model)
         rest_loo = np.asarray(rest_fit.loo_errors_um, float)
         rest_loo = rest_loo[np.isfinite(rest_loo)]
-        mad = float(np.median(np.abs(rest_loo - np.median(rest_loo)))) if len(rest_loo) else 0.0
-        threshold = max(k * MAD_TO_SIGMA * mad, floor_um)
+        threshold = outlier_threshold(rest_loo, floor_um, k)
         error = float(zs[keep[worst]] - rest_fit.z_at(xs[keep[worst]], ys[keep[worst]]))
         if abs(error) <= threshold:
             break
