@@ -31,6 +31,7 @@ from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.sim.slide import SLIDE_PRESETS
 from autofocus.surface import SURFACE_MODELS
 from autofocus.tiles import Tile, tile_grid, tiles_with_z, write_csv, write_json, write_useq
+from autofocus.units import mm_to_um
 from autofocus.xy import Region
 
 GRID = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
@@ -142,15 +143,14 @@ def map_command(
 ) -> None:
     """Measure focus at a grid or list of points, fit the slide's surface (robustly: points that
     fail or disagree are set apart and reported), and write the map and a tile list with z."""
-    from autofocus import cli
-    from autofocus.connect import ConnectOptions, open_microscope
+    from autofocus.connect import ConnectOptions, check_port, open_microscope
     from autofocus.runner import AutofocusSettings
+    from autofocus.sim import SimConfig
     from autofocus.sim.slide import slide_preset
 
     where = parse_region(region)
-    search = AutofocusSettings(start_um=cli.mm_to_um("START_MM", start_mm),
-                               end_um=cli.mm_to_um("END_MM", end_mm),
-                               step_um=cli.mm_to_um("STEP_MM", step_mm), strategy=strategy)
+    search = AutofocusSettings(start_um=mm_to_um(start_mm), end_um=mm_to_um(end_mm),
+                               step_um=mm_to_um(step_mm), strategy=strategy)
     settings = MapSettings(where, search, grid=None if points else parse_grid(grid),
                            points=read_points(points) if points else None, window_um=window_um,
                            later_strategy=later_strategy, model=model,
@@ -166,11 +166,11 @@ def map_command(
     if not 0 <= overlap < 1:
         raise InputError("--overlap must be a fraction in [0, 1)")
     settings.validate()
-    cli.check_port(port)
+    check_port(port)
     centre = ((where.x_min_um + where.x_max_um) / 2, (where.y_min_um + where.y_max_um) / 2)
-    sim = cli.sim_config(None, sim_specimen, sim_objective, 8, sim_seed, None, 0)
-    sim.slide = slide_preset(sim_slide, sim_seed, sim_empty_fraction, origin_um=centre)
-    sim.xy_start_um = (where.x_min_um, where.y_min_um)
+    sim = SimConfig(specimen=sim_specimen, objective=sim_objective, seed=sim_seed,
+                    slide=slide_preset(sim_slide, sim_seed, sim_empty_fraction, origin_um=centre),
+                    xy_start_um=(where.x_min_um, where.y_min_um))
     options = ConnectOptions(camera="sim", device=device, axis=axis, native_unit_um=native_unit_um,
                              sim=sim)
     connection = open_microscope(port, options)

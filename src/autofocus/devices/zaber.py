@@ -41,6 +41,7 @@ from zaber_motion import (
 )
 from zaber_motion.ascii import Axis, Connection, Device
 
+from autofocus.devices.ports import tcp_address
 from autofocus.errors import InputError, LimitError, StageError
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 __all__ = ["KNOWN_NATIVE_UNIT_UM", "ZaberStage", "open_zaber_stage", "store_dir"]
 
-TCP_URL = re.compile(r"^tcp://(?P<host>[^:/\s]+):(?P<port>\d{1,5})$")
 OFFLINE_WORDS = ("offline", "none")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -211,13 +211,13 @@ class ZaberStage:
 
 def open_connection(port: str) -> Connection:
     """A serial port or ``tcp://host:port``; a failure becomes one clear StageError."""
-    match = TCP_URL.match(port)
+    address = tcp_address(port)
     try:
-        if match:
-            return Connection.open_tcp(match["host"], int(match["port"]))
+        if address is not None:
+            return Connection.open_tcp(*address)
         return Connection.open_serial_port(port)
     except ConnectionFailedException as exc:
-        if match:
+        if address is not None:
             raise StageError(
                 f"cannot connect to {port}: {exc.message}; check the host and port number and "
                 "that the device (or serve-zaber) is running and reachable"

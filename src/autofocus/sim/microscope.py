@@ -23,6 +23,7 @@ from scipy import fft
 
 from autofocus.clock import Clock, VirtualClock
 from autofocus.devices.base import Microscope, Stage
+from autofocus.errors import InputError
 from autofocus.sim.camera import CameraSpec, Renderer, SimCamera
 from autofocus.sim.faults import FaultPlan
 from autofocus.sim.optics import OBJECTIVES, DefocusOTF, Objective, defocus_model
@@ -30,6 +31,13 @@ from autofocus.sim.slide import Slide, SlideSpec
 from autofocus.sim.specimens import SPECIMENS, Specimen, generate_specimen
 from autofocus.sim.stage import SimStage, StageSpec
 from autofocus.sim.xystage import SimXYStage, XYStageSpec
+
+__all__ = [
+    "DEFAULT_TRUE_FOCUS_UM",
+    "LATERAL_VIBRATION_RATIO",
+    "SimConfig",
+    "SimulatedMicroscope",
+]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -71,12 +79,22 @@ class SimConfig:
     xy_stage: XYStageSpec = field(default_factory=XYStageSpec)
     xy_start_um: tuple[float, float] = (0.0, 0.0)
 
+    def __post_init__(self) -> None:
+        """The one owner of these checks (the command line only parses): InputError, before
+        anything is built or moves."""
+        if self.specimen not in SPECIMENS:
+            raise InputError(f"unknown specimen {self.specimen!r}; choose one of: {', '.join(SPECIMENS)}")
+        if self.objective not in OBJECTIVES:
+            raise InputError(f"unknown objective {self.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
+        if self.bits not in (8, 12, 16):
+            raise InputError(f"simulator bits must be 8, 12 or 16, got {self.bits}")
+        if not math.isfinite(self.true_focus_um):
+            raise InputError(f"the simulator's true focus must be a finite number, got {self.true_focus_um}")
+        if not self.brightness > 0:
+            raise InputError("brightness must be positive")
+
     def objective_spec(self) -> Objective:
-        try:
-            return OBJECTIVES[self.objective]
-        except KeyError:
-            known = ", ".join(OBJECTIVES)
-            raise ValueError(f"unknown objective {self.objective!r}; choose one of: {known}") from None
+        return OBJECTIVES[self.objective]
 
 
 class SimulatedMicroscope:
@@ -85,13 +103,6 @@ class SimulatedMicroscope:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         cfg = self.config
-        if cfg.bits not in (8, 12, 16):
-            raise ValueError("bits must be 8, 12 or 16")
-        if cfg.specimen not in SPECIMENS:
-            raise ValueError(f"unknown specimen {cfg.specimen!r}; choose one of: "
-                             f"{', '.join(SPECIMENS)}")
-        if not cfg.brightness > 0:
-            raise ValueError("brightness must be positive")
         self.objective = cfg.objective_spec()
         self.clock = VirtualClock()
         self.stage = SimStage(self.clock, cfg.stage, cfg.start_um, cfg.faults, cfg.backlash_um)
@@ -240,11 +251,6 @@ class SimulatedMicroscope:
     def render(self, defocus_um: float) -> FloatArray:
         """Expected signal (electrons, no noise) at a defocus, default exposure, stage at rest."""
         return self._image([float(defocus_um)], 0.0, self._scale(self.config.camera.exposure_s))
-
-    def render_current(self) -> FloatArray:
-        """Expected signal at the stage's focal plane now (no motion blur)."""
-        now = self.clock.now()
-        return self.render(self.stage.optical_z_um(now) - self.focus_at(now))
 
     def render_window(self, stage: Stage, start_s: float, exposure_s: float) -> FloatArray:
         """Expected electrons for an exposure starting at ``start_s``.

@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from autofocus.errors import InputError
+
 Rect = tuple[float, float, float, float]
 """(x_min, y_min, x_max, y_max), micrometres."""
 
@@ -74,9 +76,9 @@ class SlideSpec:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.empty_fraction < 1.0:
-            raise ValueError("empty_fraction must be in [0, 1)")
+            raise InputError("the simulated slide's empty fraction must be in [0, 1)")
         if self.empty_tile_um <= 0 or self.warp_scale_um <= 0:
-            raise ValueError("empty_tile_um and warp_scale_um must be positive")
+            raise InputError("the simulated slide's empty tile size and warp scale must be positive")
 
 
 class Slide:
@@ -171,7 +173,7 @@ def slide_preset(name: str, seed: int = 0, empty_fraction: float = 0.0,
     if name == "plate":
         return replace(base, tilt_x_um_per_mm=float(sign[0] * rng.uniform(0.5, 1.5)),
                        well_wall_x_um=origin_um[0], well_step_um=20.0)
-    raise ValueError(f"unknown slide {name!r}; choose one of: {', '.join(SLIDE_PRESETS)}")
+    raise InputError(f"unknown slide {name!r}; choose one of: {', '.join(SLIDE_PRESETS)}")
 
 
 SLIDE_PRESETS = ("flat", "tilted", "warped", "wedged", "plate")
