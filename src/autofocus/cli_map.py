@@ -133,6 +133,8 @@ def map_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the map as JSON")] = False,
     device: Annotated[int, typer.Option(help="Zaber focus device number")] = 3,
     axis: Annotated[int, typer.Option(help="Zaber focus axis number")] = 1,
+    x_device: Annotated[int, typer.Option(help="Zaber X device number (same chain)")] = 1,
+    y_device: Annotated[int, typer.Option(help="Zaber Y device number (same chain)")] = 2,
     native_unit_um: Annotated[float | None, typer.Option(
         help="micrometres per native unit, when no device database is reachable")] = None,
     sim_slide: Annotated[str, typer.Option(help=f"simulator: {', '.join(SLIDE_PRESETS)}")] = "tilted",
@@ -172,7 +174,7 @@ def map_command(
                     slide=slide_preset(sim_slide, sim_seed, sim_empty_fraction, origin_um=centre),
                     xy_start_um=(where.x_min_um, where.y_min_um))
     options = ConnectOptions(camera="sim", device=device, axis=axis, native_unit_um=native_unit_um,
-                             sim=sim)
+                             sim=sim, xy_devices=None if port == "sim" else (x_device, y_device))
     connection = open_microscope(port, options)
     try:
         total = len(settings.targets())

@@ -15,6 +15,7 @@ Rendering a frame (~15-25 ms for 1920x1200 here, see ``benchmarks/sim_render.py`
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -22,7 +23,7 @@ import numpy.typing as npt
 from scipy import fft
 
 from autofocus.clock import Clock, VirtualClock
-from autofocus.devices.base import Microscope, Stage
+from autofocus.devices.base import Microscope, Stage, XYStage
 from autofocus.errors import InputError
 from autofocus.sim.camera import CameraSpec, Renderer, SimCamera
 from autofocus.sim.faults import FaultPlan
@@ -112,6 +113,9 @@ class SimulatedMicroscope:
         self.slide = Slide(cfg.slide, cfg.true_focus_um)
         self.xy_stage = SimXYStage(self.clock, cfg.xy_stage, cfg.xy_start_um,
                                    z_now=self.stage.position_um)
+        # Where the slide is under the objective: this XY stage, or another one given to
+        # camera_for_stage (a Zaber XY stage over a real connection).
+        self._xy_position: Callable[[], tuple[float, float]] = self.xy_stage.position_um
         shape = (self.camera_spec.height, self.camera_spec.width)
         self._shape = shape
         self.pixel_um = self.camera_spec.pixel_um / self.objective.magnification
@@ -155,7 +159,7 @@ class SimulatedMicroscope:
     def true_focus_um(self) -> float:
         """Where the stage must be for best focus now, at the XY stage's position (moves with
         ``drift_um_s``)."""
-        x, y = self.xy_stage.position_um()
+        x, y = self._xy_position()
         return self.slide.true_focus_um(x, y) + self.config.drift_um_s * self.clock.now()
 
     def true_focus_at_xy(self, x_um: float, y_um: float) -> float:
@@ -164,7 +168,7 @@ class SimulatedMicroscope:
 
     def focus_at(self, t: float) -> float:
         """Where the sharpest thing in view is at time ``t`` (debris included)."""
-        x, y = self.xy_stage.position_um()
+        x, y = self._xy_position()
         return self.slide.sharpest_um(x, y) + self.config.drift_um_s * t
 
     def field_of_view_um(self) -> tuple[float, float]:
@@ -198,7 +202,7 @@ class SimulatedMicroscope:
     def _image(self, defocus_um: list[float], blur_sigma_um: float, scale: float) -> FloatArray:
         """The frame at the current XY: one defocus for the whole field, or (a tilted field)
         a blend of renders across the field's range of defocus."""
-        x, y = self.xy_stage.position_um()
+        x, y = self._xy_position()
         spectrum = self._empty_spectrum if self.slide.is_empty(x, y) else self._spectrum
         tilt = self._field_tilt(x, y)
         dof = self.depth_of_field_um()
@@ -288,7 +292,7 @@ class SimulatedMicroscope:
         return render
 
     def camera_for_stage(self, stage: Stage, clock: Clock | None = None,
-                         faults: FaultPlan | None = None) -> SimCamera:
+                         faults: FaultPlan | None = None, xy_stage: XYStage | None = None) -> SimCamera:
         """A simulated camera that images this specimen at the position of *any* stage.
 
         For hardware-in-the-loop set-ups, e.g. a real Zaber Motion Library stage talking to a
@@ -296,8 +300,11 @@ class SimulatedMicroscope:
         ``stage.position_um() - true_focus_um``, so the stage's travel must include the true
         focus. ``clock`` (default: this microscope's virtual clock) only times exposures;
         pass a ``SystemClock``-like object when the stage runs in real time. No faults unless
-        given.
+        given. ``xy_stage`` (optional): the specimen stage whose position picks the slide's
+        focus (from then on also for :attr:`true_focus_um`).
         """
+        if xy_stage is not None:
+            self._xy_position = xy_stage.position_um
         return SimCamera(clock or self.clock, self._stage_renderer(stage), self.camera_spec,
                          self.config.seed + 1, faults)
 
