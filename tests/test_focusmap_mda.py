@@ -43,7 +43,7 @@ def slide_and_core(tmp_path: Path) -> Iterator[tuple[SimulatedSlide, Slide, Auto
 @pytest.mark.timeout(300)
 def test_the_exported_sequence_images_every_tile_within_half_a_dof(
         slide_and_core: tuple[SimulatedSlide, Slide, AutofocusCore]) -> None:
-    slide, truth, core = slide_and_core
+    slide, _truth, core = slide_and_core
     dof = slide.sim.depth_of_field_um()
     scope = open_core_microscope(core)
     assert scope.xy_stage is not None
