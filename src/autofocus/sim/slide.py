@@ -24,9 +24,11 @@ Everything is deterministic from ``seed``; ``true_focus_um`` is the ground truth
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 
 from autofocus.errors import InputError
 
@@ -177,3 +179,43 @@ def slide_preset(name: str, seed: int = 0, empty_fraction: float = 0.0,
 
 
 SLIDE_PRESETS = ("flat", "tilted", "warped", "wedged", "plate")
+
+
+def field_defocus(slide: Slide, x_um: float, y_um: float, shape: tuple[int, int],
+                  pixel_um: float) -> npt.NDArray[np.float32] | None:
+    """Defocus offset of each pixel from the frame's centre (the focal plane minus the
+    specimen): the slide's slope across the field plus the field tilt; None when flat."""
+    spec = slide.spec
+    height, width = shape[0] * pixel_um, shape[1] * pixel_um
+    gx, gy = slide.gradient_um_per_um(x_um, y_um, width / 2)
+    tx = spec.field_tilt_x_um / width + gx
+    ty = spec.field_tilt_y_um / height + gy
+    if tx == 0 and ty == 0:
+        return None
+    u = (np.arange(shape[1], dtype=np.float32) - (shape[1] - 1) / 2) * pixel_um
+    v = (np.arange(shape[0], dtype=np.float32) - (shape[0] - 1) / 2) * pixel_um
+    # Where the specimen sits higher the focal plane is below it: defocus falls.
+    return (-(tx * u[None, :] + ty * v[:, None])).astype(np.float32)
+
+
+def blend_over_field(render: Callable[[float], npt.NDArray[np.float32]],
+                     tilt: npt.NDArray[np.float32] | None, dof_um: float) -> npt.NDArray[np.float32]:
+    """One render when the field is flat (within a tenth of the depth of field); otherwise
+    renders at defocus offsets a fifth of the depth of field apart, each pixel interpolated
+    between the two levels around its own defocus. ``render(offset_um)`` draws the whole frame
+    with every defocus shifted by the offset."""
+    if tilt is None or float(tilt.max() - tilt.min()) < dof_um / 10:
+        return render(0.0)
+    lo, hi = float(tilt.min()), float(tilt.max())
+    n = min(12, math.ceil((hi - lo) / (dof_um / 5)) + 1)
+    levels = np.linspace(lo, hi, n)
+    pos = (tilt - lo) / (levels[1] - levels[0])
+    index = np.minimum(pos.astype(np.intp), n - 2)
+    frac = (pos - index).astype(np.float32)
+    out: npt.NDArray[np.float32] | None = None
+    for k, level in enumerate(levels):
+        image = render(float(level))
+        weight = (np.where(index == k, 1 - frac, 0) + np.where(index == k - 1, frac, 0)).astype(np.float32)
+        out = weight * image if out is None else out + weight * image
+    assert out is not None
+    return out
