@@ -14,7 +14,8 @@ previous tile's true focus: a generous assumption for it). Running all 1200 tile
 too slow on 2 shared cores, so frames and hardware time are measured on a random sample of tiles
 and scaled to 1200 (the table says how many were sampled).
 
-Run: ``.venv/bin/python benchmarks/focusmap.py [--quick] [--sample N] [--workers N]``.
+Run: ``.venv/bin/python benchmarks/focusmap.py [--quick] [--sample N] [--workers N]
+[--later-strategy NAME]``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def make_sim(name: str, seed: int) -> SimulatedMicroscope:
     return SimulatedMicroscope(config)
 
 
-def every_tile_cost(name: str, seed: int, sample: int) -> tuple[float, float, float, float]:
+def every_tile_cost(name: str, seed: int, sample: int, later: str) -> tuple[float, float, float, float]:
     """Mean frames and hardware seconds per tile of the full-range and the windowed search."""
     cells = cell_centres(REGION, *TILES)
     rng = np.random.default_rng(seed + 100)
@@ -106,7 +107,7 @@ def every_tile_cost(name: str, seed: int, sample: int) -> tuple[float, float, fl
             settings = SEARCH
             if variant == "window":
                 lo, hi = previous - DEFAULT_WINDOW_UM, previous + DEFAULT_WINDOW_UM
-                settings = replace(SEARCH, start_um=lo, end_um=hi, strategy=default_later_strategy(),
+                settings = replace(SEARCH, start_um=lo, end_um=hi, strategy=later,
                                    step_um=min(SEARCH.step_um, (hi - lo) / LATER_STEPS_PER_WINDOW))
             began = sim.clock.now()
             safe.move_to(x, y, settings.start_um)
@@ -118,11 +119,11 @@ def every_tile_cost(name: str, seed: int, sample: int) -> tuple[float, float, fl
             float(window[:, 0].mean()), float(window[:, 1].mean()))
 
 
-def run_slide(job: tuple[str, int, int]) -> Row:
-    name, seed, sample = job
+def run_slide(job: tuple[str, int, int, str]) -> Row:
+    name, seed, sample, later = job
     sim = make_sim(name, seed)
     dof = sim.depth_of_field_um()
-    focus_map = measure_map(sim.devices(), MapSettings(REGION, SEARCH, grid=GRID))
+    focus_map = measure_map(sim.devices(), MapSettings(REGION, SEARCH, grid=GRID, later_strategy=later))
     cells = cell_centres(REGION, *TILES)
     errors = np.array([focus_map.z_at(x, y) - sim.true_focus_at_xy(x, y) for _, _, x, y in cells])
     apart = focus_map.set_apart
@@ -135,7 +136,7 @@ def run_slide(job: tuple[str, int, int]) -> Row:
              f"{sum(p.status == 'set_apart' for p in apart)} disagreeing; "
              f"{'both planted' if expected <= found else 'MISSED a planted one'}, "
              f"{len(unjustified)} good point{'s' if len(unjustified) != 1 else ''}")
-    full_f, full_s, win_f, win_s = every_tile_cost(name, seed, sample)
+    full_f, full_s, win_f, win_s = every_tile_cost(name, seed, sample, later)
     n_tiles = len(cells)
     assert focus_map.fit is not None
     return Row(name, dof, float(np.sqrt(np.mean(errors**2)) / dof), float(np.max(np.abs(errors)) / dof),
@@ -155,9 +156,12 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=12, help="tiles sampled for the every-tile cost")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--later-strategy", default=None,
+                        help="later points' search (default: the map's default, refocus when registered)")
     args = parser.parse_args()
     sample = 4 if args.quick else args.sample
-    jobs = [(name, args.seed + i, sample) for i, name in enumerate(SLIDES)]
+    later = args.later_strategy or default_later_strategy()
+    jobs = [(name, args.seed + i, sample, later) for i, name in enumerate(SLIDES)]
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
             rows = list(pool.map(run_slide, jobs))
@@ -165,7 +169,7 @@ def main() -> None:
         rows = [run_slide(job) for job in jobs]
     n_tiles = TILES[0] * TILES[1]
     print(f"5x5 map over 20 x 15 mm, predicting {TILES[1]} x {TILES[0]} = {n_tiles} tiles; later points: "
-          f"{default_later_strategy()} over +-{DEFAULT_WINDOW_UM:g} um; every-tile cost estimated from "
+          f"{later} over +-{DEFAULT_WINDOW_UM:g} um; every-tile cost estimated from "
           f"{sample} sampled tiles per slide, scaled to {n_tiles}\n")
     print("| slide | model | DOF um | RMS error (DOF) | max error (DOF) | points set apart | map frames "
           "| map hardware s | every tile, full range: frames / s | every tile, windowed: frames / s "
