@@ -1,0 +1,50 @@
+"""The panel as a napari dock widget (npe2 manifest ``napari.yaml``: Plugins > Autofocus).
+
+It focuses the global pymmcore-plus core that napari-micromanager and pymmcore-widgets share
+(``CMMCorePlus.instance()``) when that core has a camera and a focus device, and the simulated
+microscope otherwise, so the panel can be tried in a bare napari. Every frame it shows is
+mirrored into the image layer ``autofocus live``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autofocus.devices.base import Frame
+from autofocus.devices.connect import ConnectOptions, open_microscope
+from autofocus.gui.app import simulator_search
+from autofocus.gui.widget import AutofocusWidget
+
+LAYER = "autofocus live"
+
+
+def shared_core() -> Any:
+    """The process-wide Micro-Manager core, when pymmcore-plus is installed and the core has a
+    camera and a focus device loaded; else None."""
+    try:
+        from pymmcore_plus import CMMCorePlus
+    except ImportError:
+        return None
+    core = CMMCorePlus.instance()
+    return core if core.getCameraDevice() and core.getFocusDevice() else None
+
+
+class AutofocusDock(AutofocusWidget):
+    """:class:`AutofocusWidget` in a napari viewer (napari passes ``napari_viewer``)."""
+
+    def __init__(self, napari_viewer: Any, core: Any = None) -> None:
+        core = core if core is not None else shared_core()
+        self._connection = None if core is not None else open_microscope("sim", ConnectOptions())
+        super().__init__(core if core is not None else self._connection.microscope)
+        if self._connection is not None:
+            simulator_search(self)
+            self.status.setText("no Micro-Manager core with a camera and a focus device: "
+                                "on the simulated microscope")
+        self.viewer = napari_viewer
+        self.frame_shown.connect(self._mirror)
+
+    def _mirror(self, frame: Frame) -> None:
+        if LAYER in self.viewer.layers:
+            self.viewer.layers[LAYER].data = frame
+        else:
+            self.viewer.add_image(frame, name=LAYER)
