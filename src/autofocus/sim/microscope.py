@@ -21,9 +21,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy import fft
 
-from autofocus.devices.base import Clock, Microscope, Stage
+from autofocus.clock import Clock, VirtualClock
+from autofocus.devices.base import Microscope, Stage
+from autofocus.errors import InputError
 from autofocus.sim.camera import CameraSpec, Renderer, SimCamera
-from autofocus.sim.clock import VirtualClock
 from autofocus.sim.faults import FaultPlan
 from autofocus.sim.optics import OBJECTIVES, DefocusOTF, Objective, defocus_model
 from autofocus.sim.specimens import SPECIMENS, Specimen, generate_specimen
@@ -64,12 +65,22 @@ class SimConfig:
     """Condenser NA / objective NA for transmitted light; sets how fast phase contrast fades
     with defocus (partial coherence)."""
 
+    def __post_init__(self) -> None:
+        """The one owner of these checks (the command line only parses): InputError, before
+        anything is built or moves."""
+        if self.specimen not in SPECIMENS:
+            raise InputError(f"unknown specimen {self.specimen!r}; choose one of: {', '.join(SPECIMENS)}")
+        if self.objective not in OBJECTIVES:
+            raise InputError(f"unknown objective {self.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
+        if self.bits not in (8, 12, 16):
+            raise InputError(f"simulator bits must be 8, 12 or 16, got {self.bits}")
+        if not math.isfinite(self.true_focus_um):
+            raise InputError(f"the simulator's true focus must be a finite number, got {self.true_focus_um}")
+        if not self.brightness > 0:
+            raise InputError("brightness must be positive")
+
     def objective_spec(self) -> Objective:
-        try:
-            return OBJECTIVES[self.objective]
-        except KeyError:
-            known = ", ".join(OBJECTIVES)
-            raise ValueError(f"unknown objective {self.objective!r}; choose one of: {known}") from None
+        return OBJECTIVES[self.objective]
 
 
 class SimulatedMicroscope:
@@ -78,13 +89,6 @@ class SimulatedMicroscope:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         cfg = self.config
-        if cfg.bits not in (8, 12, 16):
-            raise ValueError("bits must be 8, 12 or 16")
-        if cfg.specimen not in SPECIMENS:
-            raise ValueError(f"unknown specimen {cfg.specimen!r}; choose one of: "
-                             f"{', '.join(SPECIMENS)}")
-        if not cfg.brightness > 0:
-            raise ValueError("brightness must be positive")
         self.objective = cfg.objective_spec()
         self.clock = VirtualClock()
         self.stage = SimStage(self.clock, cfg.stage, cfg.start_um, cfg.faults, cfg.backlash_um)

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from autofocus.devices.base import Camera, Microscope, Stage, SystemClock
+from autofocus.clock import SystemClock
+from autofocus.devices import ports
+from autofocus.devices.base import Camera, Microscope, Stage
 from autofocus.errors import InputError
 from autofocus.sim.microscope import SimConfig, SimulatedMicroscope
 
@@ -50,9 +52,16 @@ def load_backend(module: str, extra: str) -> ModuleType:
         ) from None
 
 
+def check_port(port: str) -> None:
+    """Raise InputError unless PORT is ``sim``, a serial port or ``tcp://HOST:PORT``."""
+    if port != "sim":
+        ports.check_port(port)
+
+
 def open_microscope(port: str, options: ConnectOptions) -> Connection:
     """Open stage and camera. ``camera='auto'`` means the simulated camera on the simulated
     microscope, and the tutorial's FLIR camera (Spinnaker) with a real stage."""
+    check_port(port)
     camera_spec = options.camera
     if port == "sim":
         simulator = SimulatedMicroscope(options.sim)
@@ -83,7 +92,10 @@ def open_microscope(port: str, options: ConnectOptions) -> Connection:
 def open_stage(port: str, options: ConnectOptions) -> tuple[Stage, Closer]:
     """A Zaber stage on a serial port or ``tcp://host:port``."""
     zaber = load_backend("zaber", "zaber")
-    stage, close = zaber.open_zaber_stage(port, options)
+    stage, close = zaber.open_zaber_stage(
+        port, device=options.device, axis=options.axis, device_db=options.device_db,
+        native_unit_um=options.native_unit_um,
+    )
     return stage, close
 
 
