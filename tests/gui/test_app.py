@@ -32,7 +32,7 @@ def test_the_window_on_the_simulator_finds_its_focus(request: pytest.FixtureRequ
     pytest.importorskip("pyqtgraph", reason="the panel needs the [gui] extra")
     pytest.importorskip("pytestqt", reason="the panel's tests need pytest-qt")
     qtbot: Any = request.getfixturevalue("qtbot")
-    from autofocus.devices.connect import ConnectOptions
+    from autofocus.connect import ConnectOptions
     from autofocus.gui.app import build_window
     from autofocus.sim import CameraSpec, SimConfig
 
@@ -47,3 +47,34 @@ def test_the_window_on_the_simulator_finds_its_focus(request: pytest.FixtureRequ
     assert record.outcome == "focused"
     # The demo's 10 um steps around the simulator's focus, 1 mm away at the start.
     assert abs(connection.microscope.stage.position_um() - connection.simulator.true_focus_um) <= 10.0
+
+
+def test_a_process_that_ran_the_panel_exits_cleanly() -> None:
+    """The Qt binding must not corrupt the interpreter (PySide6 6.12.0 did: every run lost
+    references to True, and the process aborted at exit)."""
+    pytest.importorskip("qtpy.QtWidgets", reason="the panel needs the [gui] extra")
+    pytest.importorskip("pyqtgraph", reason="the panel needs the [gui] extra")
+    import subprocess
+
+    code = (
+        "import os\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from qtpy.QtCore import QEventLoop\n"
+        "from qtpy.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from autofocus.connect import ConnectOptions\n"
+        "from autofocus.gui.app import build_window\n"
+        "from autofocus.sim import CameraSpec, SimConfig\n"
+        "options = ConnectOptions(sim=SimConfig(camera=CameraSpec(width=128, height=128)))\n"
+        "widget, connection = build_window('sim', options)\n"
+        "widget.show()\n"
+        "loop = QEventLoop()\n"
+        "widget.run_finished.connect(lambda record: loop.quit())\n"
+        "for _ in range(2):\n"
+        "    widget.run()\n"
+        "    loop.exec()\n"
+        "print(widget.history.records[-1].outcome)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "focused"

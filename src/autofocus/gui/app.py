@@ -12,7 +12,7 @@ import sys
 
 from qtpy.QtWidgets import QApplication
 
-from autofocus.devices.connect import Connection, ConnectOptions, open_microscope
+from autofocus.connect import Connection, ConnectOptions, open_microscope
 from autofocus.gui.widget import AutofocusWidget
 
 # The tutorial's demo search (``autofocus demo``): 9.5..10.5 mm in 10 um steps.

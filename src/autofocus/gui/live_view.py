@@ -14,8 +14,7 @@ import pyqtgraph as pg
 from qtpy.QtCore import QRectF, QTimer
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from autofocus.devices.base import Frame
-from autofocus.metrics import Roi
+from autofocus.frames import Frame, Roi
 
 REFRESH_MS = 40  # 25 paints a second: smooth to the eye, cheap for the GUI thread
 ROI_PEN = pg.mkPen((255, 200, 0), width=2)

@@ -8,10 +8,11 @@ mirrored into the image layer ``autofocus live``.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from autofocus.devices.base import Frame
-from autofocus.devices.connect import ConnectOptions, open_microscope
+from autofocus.connect import ConnectOptions, open_microscope
+from autofocus.frames import Frame
 from autofocus.gui.app import simulator_search
 from autofocus.gui.widget import AutofocusWidget
 
@@ -19,12 +20,13 @@ LAYER = "autofocus live"
 
 
 def shared_core() -> Any:
-    """The process-wide Micro-Manager core, when pymmcore-plus is installed and the core has a
-    camera and a focus device loaded; else None."""
-    try:
-        from pymmcore_plus import CMMCorePlus
-    except ImportError:
+    """The process-wide Micro-Manager core, when something in this process uses pymmcore-plus
+    (napari-micromanager, pymmcore-widgets) and the core has a camera and a focus device;
+    else None. A bare napari gets no core made for it."""
+    if "pymmcore_plus" not in sys.modules:
         return None
+    from pymmcore_plus import CMMCorePlus
+
     core = CMMCorePlus.instance()
     return core if core.getCameraDevice() and core.getFocusDevice() else None
 
@@ -34,16 +36,17 @@ class AutofocusDock(AutofocusWidget):
 
     def __init__(self, napari_viewer: Any, core: Any = None) -> None:
         core = core if core is not None else shared_core()
-        self._connection = None if core is not None else open_microscope("sim", ConnectOptions())
-        super().__init__(core if core is not None else self._connection.microscope)
-        if self._connection is not None:
+        connection = None if core is not None else open_microscope("sim", ConnectOptions())
+        super().__init__(core if connection is None else connection.microscope)
+        if connection is not None:
             simulator_search(self)
             self.status.setText("no Micro-Manager core with a camera and a focus device: "
                                 "on the simulated microscope")
         self.viewer = napari_viewer
-        self.frame_shown.connect(self._mirror)
+        self.frame_shown.connect(self.mirror)
 
-    def _mirror(self, frame: Frame) -> None:
+    def mirror(self, frame: Frame) -> None:
+        """Show ``frame`` in the viewer's layer ``autofocus live`` (made on the first frame)."""
         if LAYER in self.viewer.layers:
             self.viewer.layers[LAYER].data = frame
         else:

@@ -19,8 +19,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from autofocus.frames import Roi
 from autofocus.gui.target import Defaults
-from autofocus.metrics import METRICS, Roi
+from autofocus.metrics import METRICS
 from autofocus.modes import MODES
 from autofocus.runner import AutofocusSettings
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES

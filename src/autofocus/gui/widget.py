@@ -31,8 +31,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from autofocus.devices.base import Frame
 from autofocus.errors import AutofocusError, InputError
+from autofocus.events import ProgressEvent
+from autofocus.frames import Frame
 from autofocus.gui.curve_view import CurveView
 from autofocus.gui.history import HistoryTable, RunRecord
 from autofocus.gui.live_view import LiveView
@@ -40,7 +41,7 @@ from autofocus.gui.settings_panel import SettingsPanel
 from autofocus.gui.target import FocusTarget
 from autofocus.gui.worker import SearchThread
 from autofocus.result import FocusResult
-from autofocus.runner import AutofocusSettings, ProgressEvent, allowed_interval
+from autofocus.runner import AutofocusSettings, allowed_interval
 
 PLACEHOLDERS = {
     "Focus map": "The focus map of a tiled or multi-position acquisition will be drawn here "
