@@ -243,7 +243,8 @@ def gui(port: Annotated[str, typer.Argument(help="sim, a serial port, or tcp://H
     try:  # Qt only when asked for: the panel is the optional extra [gui]
         from autofocus.gui.app import run_app
     except ImportError as exc:
-        raise InputError(f"the panel needs Qt: pip install 'autofocus[gui]' ({exc})") from None
+        missing = exc.name or exc
+        raise InputError(f"the panel needs Qt: pip install 'autofocus[gui]' (missing {missing})") from None
     raise typer.Exit(run_app(port))
 
 

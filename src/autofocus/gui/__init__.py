@@ -15,7 +15,8 @@ try:
     import qtpy.QtWidgets  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        f"the autofocus panel needs Qt and pyqtgraph: pip install 'autofocus[gui]' ({exc})"
+        f"the autofocus panel needs Qt and pyqtgraph: pip install 'autofocus[gui]' ({exc})",
+        name=exc.name,
     ) from exc
 
 from autofocus.gui.widget import AutofocusWidget
