@@ -172,7 +172,7 @@ class AutofocusWidget(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy he
             self._show_status(f"error: {exc.describe()}", error=True)
             return
         self.live.show_now(frame)
-        self.live.set_caption("snapped")
+        self.live.set_caption("snapped")  # between runs: the stage is where the status says
         self.frame_shown.emit(frame)
 
     def set_tab(self, name: str, widget: QWidget) -> None:
