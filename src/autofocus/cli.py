@@ -37,6 +37,13 @@ from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.sim import DEFAULT_TRUE_FOCUS_UM, FAULT_NAMES, OBJECTIVES, SPECIMENS, FaultPlan, SimConfig
 from autofocus.units import mm_to_um
 
+__all__ = [
+    "commands_app",
+    "focus_app",
+    "main",
+    "run_cli",
+]
+
 DEFAULT_BLUR = 9  # the tutorial's
 
 focus_app = typer.Typer(add_completion=False, rich_markup_mode=None)

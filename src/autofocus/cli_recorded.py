@@ -22,6 +22,12 @@ from autofocus.modes import MODES, resolve_metric
 from autofocus.report import write_stack_outputs
 from autofocus.stack import StackResult, find_best_plane
 
+__all__ = [
+    "describe_stack",
+    "score",
+    "stack",
+]
+
 MetricOption = Annotated[str | None, typer.Option(
     help=f"focus measure ({', '.join(METRICS)}); default: the mode's measure")]
 ModeOption = Annotated[str, typer.Option(help=f"imaging mode: {', '.join(MODES)}")]

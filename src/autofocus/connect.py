@@ -18,6 +18,19 @@ from autofocus.devices.base import Camera, Microscope, Stage
 from autofocus.errors import InputError
 from autofocus.sim.microscope import SimConfig, SimulatedMicroscope
 
+__all__ = [
+    "CAMERA_FAMILIES",
+    "Closer",
+    "ConnectOptions",
+    "Connection",
+    "check_port",
+    "load_backend",
+    "open_camera",
+    "open_microscope",
+    "open_stage",
+    "split_camera_spec",
+]
+
 CAMERA_FAMILIES = ("sim", "spinnaker", "genicam", "opencv")
 Closer = Callable[[], None]
 

@@ -29,6 +29,19 @@ from autofocus.curve import Expect
 from autofocus.errors import InputError
 from autofocus.metrics import METRICS
 
+__all__ = [
+    "COARSE_DOWNSAMPLE",
+    "MODES",
+    "ModeProfile",
+    "coarse_metric_for_mode",
+    "expect_for_mode",
+    "first_registered",
+    "metric_for_mode",
+    "mode_profile",
+    "resolve_metric",
+    "tutorial_metric_if_blur",
+]
+
 MODES = ("auto", "fluorescence", "brightfield", "transparent")
 
 # Block-averaging factor of the coarse measure's frame: it keeps the detail that survives tens

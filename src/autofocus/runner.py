@@ -30,6 +30,14 @@ from autofocus.search import (
     stepped_sweep,
 )
 
+__all__ = [
+    "AutofocusSettings",
+    "FrameHandler",
+    "HardwareProbe",
+    "allowed_interval",
+    "run_autofocus",
+]
+
 FrameHandler = Callable[[int, float, Frame, float], None]
 """Called with (index, z_um, frame, score) for each scored frame, e.g. to save images."""
 
@@ -70,10 +78,8 @@ class AutofocusSettings:
             raise InputError("settle time and backlash must not be negative")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise InputError("timeout must be positive")
-        if self.downsample < 1:
-            raise InputError("downsample must be 1 or more")
         get_strategy(self.strategy)
-        self.score_functions()
+        self.score_functions()  # metric, blur, roi and downsample: checked by their owner, metrics
 
     @property
     def metric_name(self) -> str:

@@ -25,6 +25,17 @@ from autofocus.metrics import Roi, make_metric
 from autofocus.modes import expect_for_mode, resolve_metric
 from autofocus.readers import ZSource, ZStack, open_stack
 
+__all__ = [
+    "STACK_MIN_POINTS",
+    "StackResult",
+    "analyse_scores",
+    "find_best_plane",
+    "output_stem",
+    "plane_at",
+    "score_planes",
+    "write_csv",
+]
+
 # A live search can sample more densely when a peak is narrower than its steps; a recording
 # cannot, and its planes are the only possible answers. So two neighbouring planes above the
 # noise are enough to name the best one (a lone plane is still refused: a flash or a bad frame

@@ -6,6 +6,12 @@ from dataclasses import dataclass
 
 from autofocus.errors import InputError
 
+__all__ = [
+    "FAULT_NAMES",
+    "TRANSIENT_FAULTS",
+    "FaultPlan",
+]
+
 FAULT_NAMES = (
     "stage-stall",
     "stage-limit",

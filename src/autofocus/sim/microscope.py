@@ -30,6 +30,13 @@ from autofocus.sim.optics import OBJECTIVES, DefocusOTF, Objective, defocus_mode
 from autofocus.sim.specimens import SPECIMENS, Specimen, generate_specimen
 from autofocus.sim.stage import SimStage, StageSpec
 
+__all__ = [
+    "DEFAULT_TRUE_FOCUS_UM",
+    "LATERAL_VIBRATION_RATIO",
+    "SimConfig",
+    "SimulatedMicroscope",
+]
+
 FloatArray = npt.NDArray[np.float32]
 
 DEFAULT_TRUE_FOCUS_UM = 10_012.3
@@ -177,11 +184,6 @@ class SimulatedMicroscope:
     def render(self, defocus_um: float) -> FloatArray:
         """Expected signal (electrons, no noise) at a defocus, default exposure, stage at rest."""
         return self._image([float(defocus_um)], 0.0, self._scale(self.config.camera.exposure_s))
-
-    def render_current(self) -> FloatArray:
-        """Expected signal at the stage's focal plane now (no motion blur)."""
-        now = self.clock.now()
-        return self.render(self.stage.optical_z_um(now) - self.focus_at(now))
 
     def render_window(self, stage: Stage, start_s: float, exposure_s: float) -> FloatArray:
         """Expected electrons for an exposure starting at ``start_s``.

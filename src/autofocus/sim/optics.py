@@ -47,6 +47,16 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+__all__ = [
+    "BLUR_MAX_AIRY",
+    "OBJECTIVES",
+    "R_MAX_AIRY",
+    "DefocusOTF",
+    "Objective",
+    "defocus_model",
+    "defocus_otf",
+]
+
 FloatArray = npt.NDArray[np.float32]
 Float64Array = npt.NDArray[np.float64]
 

@@ -19,6 +19,11 @@ from autofocus.devices.motion import move_duration_s
 from autofocus.errors import InputError, LimitError, StageError
 from autofocus.sim.faults import FaultPlan
 
+__all__ = [
+    "SimStage",
+    "StageSpec",
+]
+
 
 @dataclass(frozen=True)
 class StageSpec:

@@ -34,6 +34,20 @@ from autofocus.clock import VirtualClock
 from autofocus.errors import InputError
 from autofocus.sim.stage import SimStage, StageSpec
 
+__all__ = [
+    "HALT_STEP_S",
+    "NATIVE_SPEED_PER_UNIT_S",
+    "SIM_DEVICE_ID",
+    "SIM_NATIVE_UNIT_UM",
+    "ZABER_FAULTS",
+    "Request",
+    "SimZaberDevice",
+    "ZaberDeviceSpec",
+    "ZaberFault",
+    "lrc",
+    "parse_request",
+]
+
 ZABER_FAULTS = ("stall", "reject", "silence", "disconnect")
 """Faults on demand: the motor stalls mid-move (flag FS); the next move is rejected; the device
 stops answering (its transmit line is dead, it still obeys); the cable is pulled mid-move."""
@@ -153,7 +167,6 @@ class SimZaberDevice:
         self._halting: ZaberFault | None = None
         """A stall or disconnect waiting for the carriage to get far enough into the move."""
         self.silent = False
-        self.moves_accepted = 0
         self.stops_received = 0
         self.log: deque[str] = deque(maxlen=1000)
         """The latest commands received, for tests and for ``serve-zaber --verbose``."""
@@ -339,7 +352,6 @@ class SimZaberDevice:
         self._begin(self.to_um(value), speed_um_s=min(speed_um_s, self.stage.spec.speed_um_s))
         if fault is not None and fault.kind in ("stall", "disconnect"):
             self._halting = fault
-        self.moves_accepted += 1
         return "OK", "0"
 
     def _setting(self, name: str, axis: int) -> str | None:
