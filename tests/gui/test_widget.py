@@ -152,3 +152,21 @@ def test_start_position_is_the_default_centre(qtbot: Any, core: Any) -> None:
     panel = AutofocusWidget(core)
     qtbot.addWidget(panel)
     assert panel.settings_panel.center.value() == pytest.approx(START_UM)
+
+
+def test_a_panel_deleted_mid_search_stops_it_and_returns_the_stage(
+        qtbot: Any, core: Any, gate: GatedCamera) -> None:
+    panel = AutofocusWidget(core)  # not given to qtbot: this test deletes it itself
+    set_search(panel)
+    start = core.getPosition()
+    gate.hold_at = 4
+    panel.run_button.click()
+    assert gate.held.wait(timeout=30)
+    thread = panel._thread  # the test needs a handle on the run that outlives the panel
+    assert thread is not None
+    panel.deleteLater()
+    qtbot.waitUntil(lambda: thread.stop_requested, timeout=10_000)  # destroyed -> Stop
+    gate.release.set()
+    qtbot.waitUntil(lambda: thread.isFinished(), timeout=RUN_TIMEOUT_MS)
+    assert gate.grabs == 4
+    assert core.getPosition() == pytest.approx(start)

@@ -142,7 +142,8 @@ class AutofocusWidget(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy he
             return
         self._settings, self._frames, self._returned_z, self._record = settings, 0, None, None
         self.curve.clear()
-        thread = SearchThread(self.target.microscope, settings, self)
+        thread = SearchThread(self.target.microscope, settings)
+        self.destroyed.connect(thread.request_stop)  # a deleted panel stops its search
         thread.progress.connect(self._on_progress)
         thread.scored.connect(self._on_scored)
         thread.succeeded.connect(self._on_succeeded)

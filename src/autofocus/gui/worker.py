@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from qtpy.QtCore import QThread, Signal
 
-from autofocus.devices.base import Frame, Microscope
+from autofocus.devices.base import Microscope
 from autofocus.errors import AutofocusError
+from autofocus.frames import Frame
 from autofocus.runner import AutofocusSettings, run_autofocus
 
 
@@ -47,8 +47,13 @@ class SearchThread(QThread):  # type: ignore[misc]  # Qt is opaque to mypy here
     succeeded = Signal(object)
     ended_early = Signal(str, str)
 
-    def __init__(self, microscope: Microscope, settings: AutofocusSettings, parent: Any = None) -> None:
-        super().__init__(parent)
+    def __init__(self, microscope: Microscope, settings: AutofocusSettings) -> None:
+        # No Qt parent, and a reference to itself until the run has ended: a panel closed or
+        # deleted mid-search (a napari dock removed) must not destroy a running thread, which
+        # aborts the process; the thread ends the search, returns the stage, then lets go.
+        super().__init__()
+        self._keep_alive: SearchThread | None = self
+        self.finished.connect(self._let_go)
         self._microscope = microscope
         self._settings = settings
         self._stop = threading.Event()
@@ -59,6 +64,9 @@ class SearchThread(QThread):  # type: ignore[misc]  # Qt is opaque to mypy here
     def request_stop(self) -> None:
         """Ask the search to end after the frame being taken now; safe from any thread."""
         self._stop.set()
+
+    def _let_go(self) -> None:
+        self._keep_alive = None
 
     @property
     def stop_requested(self) -> bool:
