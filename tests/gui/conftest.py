@@ -1,7 +1,8 @@
 """Qt on the offscreen platform, and a simulated Micro-Manager core to focus.
 
 Qt must be told its platform before the first QApplication exists (pytest-qt makes it on first
-use of ``qtbot``): no screen is needed, and nothing pops up on a developer's desktop.
+use of ``qtbot``): offscreen unless the environment names another, so no screen is needed and
+nothing pops up on a developer's desktop.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 import pytest
 
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+# An explicit choice wins (QT_QPA_PLATFORM=xcb under xvfb-run gives napari the OpenGL its layers need).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from tests.conftest import small_sim
 

@@ -37,7 +37,7 @@ class AutofocusDock(AutofocusWidget):
     def __init__(self, napari_viewer: Any, core: Any = None) -> None:
         core = core if core is not None else shared_core()
         connection = None if core is not None else open_microscope("sim", ConnectOptions())
-        super().__init__(core if connection is None else connection.microscope)
+        super().__init__(core if connection is None else connection.microscope, stacked=True)
         if connection is not None:
             simulator_search(self)
             self.status.setText("no Micro-Manager core with a camera and a focus device: "

@@ -11,6 +11,9 @@ Layout::
     | status: result, confidence, reason                    |
     +-------------------------------------------------------+
 
+``stacked=True`` (the napari dock) puts the settings above the curve, and the live image in the
+first tab.
+
 The search runs on a :class:`autofocus.gui.worker.SearchThread`; this widget only shows what it
 reports. Settings are checked by the runner's own validation before anything moves, so a bad
 setting is one line in the status and the stage stays where it is.
@@ -58,7 +61,8 @@ class AutofocusWidget(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy he
     ``target`` is a pymmcore-plus core (``CMMCorePlus``, ``UniMMCore`` or
     :class:`autofocus.micromanager.AutofocusCore`: the current focus device and camera are
     used) or an :class:`autofocus.devices.base.Microscope` (e.g. the simulator's). The widget
-    never closes it: the caller owns the hardware.
+    never closes it: the caller owns the hardware. ``stacked=True`` puts the settings, the
+    views and the tabs one above the other, for a narrow dock.
 
     Signals: ``run_started()``; ``run_finished(RunRecord)`` once the search thread has ended
     and the widget is ready to run again; ``frame_shown(frame)`` for every frame it displays
@@ -69,7 +73,7 @@ class AutofocusWidget(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy he
     run_finished = Signal(object)
     frame_shown = Signal(object)
 
-    def __init__(self, target: Any, parent: Any = None) -> None:
+    def __init__(self, target: Any, parent: Any = None, *, stacked: bool = False) -> None:
         super().__init__(parent)
         self.target = target if isinstance(target, FocusTarget) else FocusTarget(target)
         self.settings_panel = SettingsPanel(self.target.defaults())
@@ -90,7 +94,8 @@ class AutofocusWidget(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy he
         self._frames = 0
         self._returned_z: float | None = None
         self._record: RunRecord | None = None
-        self._layout()
+        self.status.setWordWrap(True)  # a long reason wraps instead of widening the panel
+        self._layout(stacked)
         self.run_button.clicked.connect(self.run)
         self.stop_button.clicked.connect(self.stop)
         self.snap_button.clicked.connect(self.snap)
@@ -98,25 +103,35 @@ class AutofocusWidget(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy he
         self.settings_panel.roi_toggled.connect(self._roi_toggled)
         self._set_running(False)
 
-    def _layout(self) -> None:
+    def _layout(self, stacked: bool) -> None:
         side = QVBoxLayout()
         side.addWidget(self.settings_panel)
         buttons = QHBoxLayout()
         for button in (self.run_button, self.stop_button, self.snap_button):
             buttons.addWidget(button)
         side.addLayout(buttons)
-        side.addStretch(1)
+        if not stacked:
+            side.addStretch(1)
         side_widget = QWidget()
         side_widget.setLayout(side)
-        views = QSplitter(Qt.Orientation.Horizontal)
-        views.addWidget(self.live)
-        views.addWidget(self.curve)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(views)
+        if stacked:
+            # A narrow dock (napari shows the frames in its own canvas): the curve above the
+            # tabs, the live image (where the ROI is drawn) the first tab.
+            self.tabs.insertTab(0, self.live, "Image")
+            self.tabs.setCurrentIndex(0)
+            right.addWidget(self.curve)
+        else:
+            views = QSplitter(Qt.Orientation.Horizontal)
+            views.addWidget(self.live)
+            views.addWidget(self.curve)
+            right.addWidget(views)
         right.addWidget(self.tabs)
         right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 1)
-        body = QHBoxLayout()
+        right.setStretchFactor(1, 2 if stacked else 1)
+        for view in (self.live, self.curve):
+            view.setMinimumHeight(200)
+        body = QVBoxLayout() if stacked else QHBoxLayout()
         body.addWidget(side_widget, 0)
         body.addWidget(right, 1)
         outer = QVBoxLayout(self)
