@@ -116,7 +116,8 @@ class CurveView(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy here
         else:
             if result.final_z_um is not None:
                 self._show_answer(result.final_z_um, "not found: back at start", RETURNED)
-            self._title(f"focus not found: {result.reason}", RETURNED)
+            self._title("focus not found (the status line says why)", RETURNED)  # short: a
+            # title as long as a reason would widen the plot past its pane
 
     def show_returned(self, z_um: float | None) -> None:
         """A stopped or failed run: where the stage went back to."""
@@ -133,6 +134,11 @@ class CurveView(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy here
         self.answer_line.setPos(z_um)
         self.answer_line.setVisible(True)  # first: a hidden line's label ignores new text
         self.answer_line.label.setFormat(text)
+        # Show every point and the line (the start can lie outside the searched range).
+        xs = [*self._z, z_um]
+        item = self.plot.getPlotItem()
+        item.setXRange(min(xs), max(xs), padding=0.03)
+        item.enableAutoRange(axis="y")
 
     def answer_text(self) -> str:
         """The label of the answer line ("" while there is none)."""
