@@ -49,6 +49,8 @@ def test_a_run_reaches_focus_within_one_step_with_one_curve_point_per_frame(
     assert record.z_um == pytest.approx(core.getPosition())
     assert record.frames == gate.grabs  # every frame the camera took was scored
     assert widget.curve.point_count() == record.frames == len(shown)
+    coarse_z, _ = widget.curve.coarse_points.getData()
+    assert len(coarse_z) == record.frames  # both scores of every frame
     assert widget.status.text().startswith("focused at")
     assert "confidence" in widget.status.text()
     assert widget.curve.answer_text().startswith("focus ")
@@ -170,3 +172,16 @@ def test_a_panel_deleted_mid_search_stops_it_and_returns_the_stage(
     qtbot.waitUntil(lambda: thread.isFinished(), timeout=RUN_TIMEOUT_MS)
     assert gate.grabs == 4
     assert core.getPosition() == pytest.approx(start)
+
+
+def test_focus_not_found_says_why_and_the_stage_is_back(
+        qtbot: Any, widget: AutofocusWidget, core: Any) -> None:
+    start = core.getPosition()
+    set_search(widget, center_um=START_UM - 400.0)  # 400 um below focus: nothing to see
+    record = run_once(qtbot, widget)
+
+    assert record.outcome == "not_found" and record.reason
+    assert widget.status.text() == f"focus not found: {record.reason}; stage back at {start:.2f} µm"
+    assert core.getPosition() == pytest.approx(start)
+    assert widget.curve.answer_text() == "not found: back at start"
+    assert widget.history.item(0, 7).text() == record.reason
