@@ -53,6 +53,9 @@ def no_devices(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     ["--region", "10,10,11,11", "--model", "cubic"],
     ["--region", "10,10,11,11", "--window-um", "0"],
     ["--region", "10,10,11,11", "--later-strategy", "guess"],
+    ["--region", "10,10,11,11", "--z-clearance-um", "nan"],
+    ["--region", "10,10,11,11", "--points", "no-such-file.csv"],
+    ["--region", "10,10,11,11", "--tile-mm", "0.3"],
 ])
 def test_bad_map_input_exits_2_before_anything_opens(capsys: pytest.CaptureFixture[str],
                                                      no_devices: list[str], extra: list[str]) -> None:

@@ -20,6 +20,7 @@ it (the start of the failed search, at or below the safe height), and the error 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -77,6 +78,10 @@ class MapSettings:
             raise InputError("the point list is empty")
         if not self.window_um > 0:
             raise InputError("the search window must be positive")
+        if self.z_clearance_um is not None and not math.isfinite(self.z_clearance_um):
+            raise InputError("the z clearance must be a finite number of micrometres")
+        if not (math.isfinite(self.outlier_floor_um) and self.outlier_floor_um >= 0):
+            raise InputError("the outlier floor must be a non-negative number of micrometres")
         if self.later_strategy is not None and self.later_strategy not in STRATEGIES:
             known = ", ".join(sorted(STRATEGIES))
             raise InputError(f"unknown strategy {self.later_strategy!r}; choose one of: {known}")
