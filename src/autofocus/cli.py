@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autofocus import cli_recorded
+from autofocus import cli_map, cli_recorded
 from autofocus.cli_progress import progress_view
 from autofocus.connect import Connection, ConnectOptions, check_port, open_microscope
 from autofocus.errors import (
@@ -256,10 +256,22 @@ def serve_zaber(
                   homed, ZaberFault(fault, fault_after) if fault else None, duration_s, verbose)
 
 
+@commands_app.command(help="Open the live autofocus panel on PORT (default: the simulated microscope).")
+def gui(port: Annotated[str, typer.Argument(help="sim, a serial port, or tcp://HOST:PORT")] = "sim") -> None:
+    check_port(port)
+    try:  # Qt only when asked for: the panel is the optional extra [gui]
+        from autofocus.gui.app import run_app
+    except ImportError as exc:
+        missing = exc.name or exc
+        raise InputError(f"the panel needs Qt: pip install 'autofocus[gui]' (missing {missing})") from None
+    raise typer.Exit(run_app(port))
+
+
 # Jobs on recorded data, defined in cli_recorded.
 commands_app.command("stack")(cli_recorded.stack)
 commands_app.command("score")(cli_recorded.score)
-SUBCOMMANDS = ("demo", "stack", "score", "serve-zaber")
+commands_app.command("map")(cli_map.map_command)
+SUBCOMMANDS = ("demo", "stack", "score", "serve-zaber", "gui", "map")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
