@@ -79,3 +79,26 @@ def test_bad_on_miss_and_near_outside_the_range_are_input_errors() -> None:
         AutofocusSettings(0, 100, 1, strategy="refocus", on_miss="guess").validate()  # type: ignore[arg-type]
     with pytest.raises(InputError):
         AutofocusSettings(0, 100, 1, strategy="refocus", near_um=150).validate()
+
+
+def test_near_um_far_from_the_stage_refocuses_there_not_at_the_prior() -> None:
+    # The stage waits at the bottom of the window (a focus map's clearance); the prior is given.
+    dof = small_sim(objective="20x").depth_of_field_um()
+    sim = small_sim(specimen="stained-tissue", start_um=FOCUS - 48.0)
+    settings = AutofocusSettings(FOCUS - 50, FOCUS + 50, 2.0, strategy="refocus",
+                                 near_um=FOCUS + 2.25)
+    result = run_autofocus(sim.devices(), settings)
+    assert result.focused and result.best_z_um is not None
+    assert abs(result.best_z_um - FOCUS) <= 0.15 * dof
+
+
+def test_a_top_at_the_end_of_the_widened_window_is_not_focus() -> None:
+    # No depth of field known: the 2 um step stands in, and the widened window (+-30 um) ends
+    # 18 um short of focus. Its highest score at that end is a rise, not a focus.
+    sim = small_sim(specimen="stained-tissue", start_um=FOCUS - 48.0)
+    devices = sim.devices()
+    devices.depth_of_field_um = None
+    result = run_autofocus(devices, AutofocusSettings(FOCUS - 48, FOCUS + 52, 2.0,
+                                                      strategy="refocus"))
+    assert not result.focused
+    assert "beyond" in result.reason

@@ -40,6 +40,11 @@ __all__ = [
     "run_autofocus",
 ]
 
+# With ``near_um`` farther than this from the stage, the stage goes there first and waits
+# PRIOR_RING_OUT_S (a few decay times of a stand's ringing) before the search's frames.
+PRIOR_MOVE_UM = 1.0
+PRIOR_RING_OUT_S = 0.1
+
 FrameHandler = Callable[[int, float, Frame, float], None]
 """Called with (index, z_um, frame, score) for each scored frame, e.g. to save images."""
 
@@ -323,6 +328,11 @@ def run_autofocus(
         )
 
     try:
+        if settings.near_um is not None and abs(space.start_um - start_z) > PRIOR_MOVE_UM:
+            # Go to the expected focus first and let that long move ring out, so the first
+            # frames near it are not blurred by the stand's vibration.
+            probe.move(space.start_um)
+            clock.sleep(max(settings.settle_s, PRIOR_RING_OUT_S))
         peak, reason = run_strategy(settings.strategy, probe, space)
         if peak is None:
             probe.timer.resume()

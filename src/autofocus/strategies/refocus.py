@@ -37,9 +37,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import optimize
 
-from autofocus.curve import Peak, Sample
+from autofocus.curve import FocusCurve, Peak, Sample
 from autofocus.errors import FocusNotFound
-from autofocus.space import Probe, SearchSpace
+from autofocus.space import Probe, SearchSpace, StopWhen
 from autofocus.strategies.coarse_to_fine import coarse_to_fine
 from autofocus.strategies.passes import coarse_of
 
@@ -96,8 +96,32 @@ def refocus(probe: Probe, space: SearchSpace) -> Peak:
         if space.on_miss == "fail":
             raise
         if space.on_miss == "search":
-            return coarse_to_fine(probe, space)
-        return widened(probe, space, dof, miss.reason)
+            return coarse_to_fine(FreshView(probe), space)
+        return widened(FreshView(probe), space, dof, miss.reason)
+
+
+class FreshView:
+    """The probe, with a curve of the frames taken from now on: the search refocus hands over
+    to reads its own frames, not the local ones (crowded near the prior, they misled it)."""
+
+    def __init__(self, probe: Probe) -> None:
+        self._probe = probe
+        self._curve = FocusCurve()
+
+    @property
+    def curve(self) -> FocusCurve:
+        return self._curve
+
+    def sample(self, z_um: float) -> float:
+        value = self._probe.sample(z_um)
+        self._curve.samples.append(self._probe.curve.samples[-1])
+        return value
+
+    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
+              stop_when: StopWhen | None = None) -> list[Sample]:
+        samples = self._probe.sweep(start_um, end_um, spacing_um, stop_when=stop_when)
+        self._curve.samples.extend(samples)
+        return samples
 
 
 def widened(probe: Probe, space: SearchSpace, dof: float, why: str) -> Peak:
@@ -106,9 +130,17 @@ def widened(probe: Probe, space: SearchSpace, dof: float, why: str) -> Peak:
     lo, hi = space.clamp(space.start_um - half), space.clamp(space.start_um + half)
     window = replace(space, lo_um=lo, hi_um=hi, step_um=min(space.step_um, WIDEN_STEP_DOF * dof))
     try:
-        return coarse_to_fine(probe, window)
+        peak = coarse_to_fine(probe, window)
     except FocusNotFound as exc:
         raise FocusNotFound(f"{why}; widened to {lo:.2f}..{hi:.2f} um: {exc.reason}") from None
+    margin = window.step_um
+    for end, edge, inner in (("lower", lo, lo > space.lo_um), ("upper", hi, hi < space.hi_um)):
+        if inner and abs(peak.z_um - edge) <= margin:
+            # A top at an end of the widened window may be the rise towards a focus beyond it.
+            raise FocusNotFound(f"{why}; widened to {lo:.2f}..{hi:.2f} um, the score is highest "
+                                f"at its {end} end: focus may lie beyond it (on_miss='search' "
+                                "searches the whole range)")
+    return peak
 
 
 def local_focus(probe: Probe, space: SearchSpace, dof: float) -> Peak:
