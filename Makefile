@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYVER)" || { echo "make: $(PYTHON) does not run; set PYTHON=/path/to/python3.X" >&2; exit 2; }
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,zaber,micromanager,pymicroscope,genicam,batch]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,zaber,micromanager,pymicroscope,genicam,batch,gui]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

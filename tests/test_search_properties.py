@@ -90,7 +90,9 @@ def commanded_positions(problem: tuple[SearchSpace, float, float, float, int], s
     stage = SimStage(clock, StageSpec(), space.start_um)
     camera = CurveCamera(stage, clock, curve)
     scope = Microscope(stage if streamed else SteppedStage(stage), camera, clock)
-    run_settings = AutofocusSettings(space.lo_um, space.hi_um, space.step_um, strategy=strategy)
+    # A timeline of the hardware alone: the same example must draw the same noise when replayed.
+    run_settings = AutofocusSettings(space.lo_um, space.hi_um, space.step_um, strategy=strategy,
+                                     compute_waits=False)
     probe = HardwareProbe(scope, space, lambda frame: float(frame[0, 0]), run_settings,
                           lambda event: None, None)
     run_strategy(strategy, probe, space)  # a LimitError from the probe would fail the test

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autofocus import cli_recorded
+from autofocus import cli_map, cli_recorded
 from autofocus.cli_progress import progress_view
 from autofocus.connect import Connection, ConnectOptions, check_port, check_sim_camera, open_microscope
 from autofocus.errors import (
@@ -168,6 +168,14 @@ def focus(
     settle_ms: Annotated[float, typer.Option(help="wait after each move, ms")] = 0.0,
     backlash_um: Annotated[float, typer.Option(help="final approach from below by this much, um")] = 0.0,
     timeout_s: Annotated[float | None, typer.Option(help="give up after this many seconds")] = None,
+    near_mm: Annotated[float | None, typer.Option(
+        help="refocus/brent: where focus is expected, mm (default: where the stage is)")] = None,
+    dof_um: Annotated[float | None, typer.Option(
+        help="the objective's depth of field, um (refocus sizes its frames by it)")] = None,
+    on_miss: Annotated[str, typer.Option(
+        help="refocus, when focus is not near: widen, search (whole range) or fail")] = "widen",
+    no_pipeline: Annotated[bool, typer.Option(
+        "--no-pipeline", help="score each streamed frame before grabbing the next")] = False,
     plot: Annotated[Path | None, typer.Option(help="write the focus-curve plot (PNG)")] = None,
     camera: Annotated[str, typer.Option(
         help="auto, sim, spinnaker, genicam:CTI_PATH or opencv:INDEX_OR_FILE")] = "auto",
@@ -200,6 +208,10 @@ def focus(
         settle_s=settle_ms / 1000.0,
         backlash_um=backlash_um,
         timeout_s=timeout_s,
+        near_um=None if near_mm is None else mm_to_um(near_mm),
+        dof_um=dof_um,
+        on_miss=on_miss,  # type: ignore[arg-type]  # checked by settings.validate()
+        pipeline=not no_pipeline,
     )
     options = ConnectOptions(
         camera=camera, device=device, axis=axis, device_db=device_db, native_unit_um=native_unit_um,
@@ -252,9 +264,21 @@ def serve_zaber(
                   homed, ZaberFault(fault, fault_after) if fault else None, duration_s, verbose)
 
 
+@commands_app.command(help="Open the live autofocus panel on PORT (default: the simulated microscope).")
+def gui(port: Annotated[str, typer.Argument(help="sim, a serial port, or tcp://HOST:PORT")] = "sim") -> None:
+    check_port(port)
+    try:  # Qt only when asked for: the panel is the optional extra [gui]
+        from autofocus.gui.app import run_app
+    except ImportError as exc:
+        missing = exc.name or exc
+        raise InputError(f"the panel needs Qt: pip install 'autofocus[gui]' (missing {missing})") from None
+    raise typer.Exit(run_app(port))
+
+
 # Jobs on recorded data, defined in cli_recorded.
 commands_app.command("stack")(cli_recorded.stack)
 commands_app.command("score")(cli_recorded.score)
+commands_app.command("map")(cli_map.map_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -9,7 +9,6 @@ started when anything goes wrong.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,9 +19,12 @@ from autofocus.events import EventHandler, ProgressEvent
 from autofocus.frames import Frame
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
+from autofocus.pipeline import ComputeTime, Scores, ScoringPipeline
 from autofocus.result import FocusResult
 from autofocus.search import (
     DEFAULT_STRATEGY,
+    ON_MISS,
+    OnMiss,
     SearchSpace,
     StopWhen,
     get_strategy,
@@ -37,6 +39,11 @@ __all__ = [
     "allowed_interval",
     "run_autofocus",
 ]
+
+# With ``near_um`` farther than this from the stage, the stage goes there first and waits
+# PRIOR_RING_OUT_S (a few decay times of a stand's ringing) before the search's frames.
+PRIOR_MOVE_UM = 1.0
+PRIOR_RING_OUT_S = 0.1
 
 FrameHandler = Callable[[int, float, Frame, float], None]
 """Called with (index, z_um, frame, score) for each scored frame, e.g. to save images."""
@@ -59,6 +66,18 @@ class AutofocusSettings:
     settle_s: float = 0.0
     backlash_um: float = 0.0
     timeout_s: float | None = None
+    near_um: float | None = None
+    """Where focus is expected (the prior of ``refocus`` and ``brent``); None: where the stage is."""
+    dof_um: float | None = None
+    """The objective's depth of field; None: the microscope's, when it knows it."""
+    on_miss: OnMiss = "widen"
+    """What ``refocus`` does when focus is not within its window (see :class:`SearchSpace`)."""
+    pipeline: bool = True
+    """Score streamed frames while the next one is exposed (:mod:`autofocus.pipeline`)."""
+    compute_waits: bool = True
+    """On a virtual clock, let the clock wait for the measured compute the loop waits for (an
+    honest ``wall_s``). Off: the timeline holds the hardware alone, so a run is reproducible
+    whatever the computer's load (for property tests and tuning); then ``wall_s`` = ``hardware_s``."""
 
     def validate(self) -> None:
         """Raise InputError for anything impossible; called before anything moves."""
@@ -78,6 +97,15 @@ class AutofocusSettings:
             raise InputError("settle time and backlash must not be negative")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise InputError("timeout must be positive")
+        if self.near_um is not None and not math.isfinite(self.near_um):
+            raise InputError("the expected focus position must be a finite number")
+        if self.near_um is not None and not self.start_um <= self.near_um <= self.end_um:
+            raise InputError(f"the expected focus {self.near_um / 1000:g} mm lies outside the range "
+                             f"{self.start_um / 1000:g}..{self.end_um / 1000:g} mm")
+        if self.dof_um is not None and not (math.isfinite(self.dof_um) and self.dof_um > 0):
+            raise InputError("the depth of field must be a positive number")
+        if self.on_miss not in ON_MISS:
+            raise InputError(f"on_miss must be one of {', '.join(ON_MISS)}")
         get_strategy(self.strategy)
         self.score_functions()  # metric, blur, roi and downsample: checked by their owner, metrics
 
@@ -134,7 +162,11 @@ class HardwareProbe:
         self._curve = FocusCurve()
         self._began = microscope.clock.now()
         self._frame_period_s: float | None = None
-        self.compute_s = 0.0
+        self.timer = ComputeTime(microscope.clock, wait_on_virtual=settings.compute_waits)
+
+    @property
+    def compute_s(self) -> float:
+        return self.timer.compute_s
 
     @property
     def curve(self) -> FocusCurve:
@@ -143,13 +175,21 @@ class HardwareProbe:
     def move(self, z_um: float) -> None:
         """The only way this run moves the stage: checked against the allowed interval first."""
         self._check_allowed(z_um)
+        self.timer.resume()  # the move waits for whatever was computed since the last frame
         self._check_time()
         self._scope.stage.move_to_um(self._space.clamp(z_um))
         self._scope.clock.sleep(self._settings.settle_s)
+        self.timer.pause()
 
     def sample(self, z_um: float) -> float:
         self.move(z_um)
-        return self._record(self._space.clamp(z_um), self._scope.camera.grab(), moving=False)
+        return self._record(self._space.clamp(z_um), self._grab(), moving=False)
+
+    def _grab(self) -> Frame:
+        self.timer.resume()
+        frame = self._scope.camera.grab()
+        self.timer.pause()
+        return frame
 
     def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
               stop_when: StopWhen | None = None) -> list[Sample]:
@@ -164,34 +204,64 @@ class HardwareProbe:
             # A frame at rest, and the camera's frame period to set the speed from (once: later
             # passes start moving at once, the frame period does not change during a search).
             before = clock.now()
-            self._record(self._space.clamp(start_um), self._scope.camera.grab(), moving=False)
+            frame = self._grab()
             self._frame_period_s = max(clock.now() - before, 1e-3)
+            self._record(self._space.clamp(start_um), frame, moving=False)
+            self.timer.resume()
             stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
             # The next frame would show the start again (the stage is only accelerating):
             # wait until it is about one spacing along instead.
             clock.sleep(self._frame_period_s)
         else:
+            self.timer.resume()
             stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
-        while stage.is_moving():
-            self._check_time()
-            t0, z0 = clock.now(), stage.position_um()
-            frame = self._scope.camera.grab()
-            t1, z1 = clock.now(), stage.position_um()
-            mid = min(self._scope.camera.exposure_s / 2, t1 - t0)
-            z = z0 + (z1 - z0) * (mid / (t1 - t0) if t1 > t0 else 0.0)
-            self._record(self._space.clamp(z), frame, moving=True)
-            if stop_when is not None and stop_when(self._curve.samples[first:]):
-                # The stage is between the pass's checked ends: stopping leaves it inside.
-                stage.stop()
-                break
+        self.timer.pause()
+        self.timer.streaming = True
+        pipeline: ScoringPipeline[tuple[float, float]] | None = (
+            ScoringPipeline(self._scores, self.timer) if self._settings.pipeline else None)
+        try:
+            stopped = False
+            while stage.is_moving() and not stopped:
+                self._check_time()
+                self.timer.resume()
+                t0, z0 = clock.now(), stage.position_um()
+                frame = self._scope.camera.grab()
+                t1, z1 = clock.now(), stage.position_um()
+                self.timer.pause()
+                mid = min(self._scope.camera.exposure_s / 2, t1 - t0)
+                # The z and time of this frame's own exposure, however late it is scored.
+                z = self._space.clamp(z0 + (z1 - z0) * (mid / (t1 - t0) if t1 > t0 else 0.0))
+                done = ([((z, t1), frame, self._scores(frame))] if pipeline is None
+                        else pipeline.submit((z, t1), frame))
+                for (zf, tf), scored, scores in done:
+                    self._add(zf, scored, scores, tf, moving=True)
+                    if not stopped and stop_when is not None and stop_when(self._curve.samples[first:]):
+                        # The stage is between the pass's checked ends: stopping leaves it inside.
+                        self.timer.resume()
+                        stage.stop()
+                        self.timer.pause()
+                        stopped = True
+            self.timer.streaming = False  # the stage has stopped: waits from here are the run's
+            if pipeline is not None:
+                for (zf, tf), scored, scores in pipeline.drain():
+                    self._add(zf, scored, scores, tf, moving=True)
+        finally:
+            self.timer.streaming = False
+            if pipeline is not None:
+                pipeline.close()
         return self._curve.samples[first:]
 
-    def _record(self, z: float, frame: Frame, *, moving: bool) -> float:
-        began = time.perf_counter()
+    def _scores(self, frame: Frame) -> Scores:
         value = float(self._score_frame(frame))
         coarse = float(self._coarse_frame(frame)) if self._coarse_frame is not None else None
-        self.compute_s += time.perf_counter() - began
-        self._curve.add(z, value, self._scope.clock.now() - self._began, coarse=coarse, moving=moving)
+        return value, coarse
+
+    def _record(self, z: float, frame: Frame, *, moving: bool) -> float:
+        return self._add(z, frame, self._scores(frame), self._scope.clock.now(), moving=moving)
+
+    def _add(self, z: float, frame: Frame, scores: Scores, t: float, *, moving: bool) -> float:
+        value, coarse = scores
+        self._curve.add(z, value, t - self._began, coarse=coarse, moving=moving)
         index = self._curve.frames_taken
         if self._on_frame is not None:
             self._on_frame(index, z, frame, value)
@@ -228,14 +298,19 @@ def run_autofocus(
     stage, clock = microscope.stage, microscope.clock
     lo, hi = allowed_interval(settings, stage.limits_um)
     start_z = stage.position_um()
-    space = SearchSpace(lo, hi, settings.step_um, min(max(start_z, lo), hi),
-                        expect_for_mode(settings.mode))
+    prior = start_z if settings.near_um is None else settings.near_um
+    dof = settings.dof_um if settings.dof_um is not None else microscope.depth_of_field_um
+    space = SearchSpace(lo, hi, settings.step_um, min(max(prior, lo), hi),
+                        expect_for_mode(settings.mode), dof_um=dof, on_miss=settings.on_miss)
     score_frame, coarse_frame = settings.score_functions()
     probe = HardwareProbe(microscope, space, score_frame, settings, emit, on_frame, coarse_frame)
     began = clock.now()
     emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
 
     def finish(peak: Peak | None, reason: str, final_z: float | None) -> FocusResult:
+        probe.timer.resume()  # the last decisions: the user waits for them too
+        wall = clock.now() - began
+        exposure = float(microscope.camera.exposure_s)
         return FocusResult(
             status="focused" if peak else "not_found",
             best_z_um=peak.z_um if peak else None,
@@ -245,14 +320,22 @@ def run_autofocus(
             metric=settings.metric_name,
             reason=reason,
             confidence=peak.confidence if peak else 0.0,
-            hardware_s=clock.now() - began,
+            hardware_s=wall - probe.timer.waited_s,
             compute_s=probe.compute_s,
+            wall_s=wall,
+            light_dose_s=probe.curve.frames_taken * exposure,
             final_z_um=final_z,
         )
 
     try:
+        if settings.near_um is not None and abs(space.start_um - start_z) > PRIOR_MOVE_UM:
+            # Go to the expected focus first and let that long move ring out, so the first
+            # frames near it are not blurred by the stand's vibration.
+            probe.move(space.start_um)
+            clock.sleep(max(settings.settle_s, PRIOR_RING_OUT_S))
         peak, reason = run_strategy(settings.strategy, probe, space)
         if peak is None:
+            probe.timer.resume()
             returned = return_to(microscope, start_z, emit)
             emit(ProgressEvent("not-found", probe.curve.frames_taken, message=reason))
             return finish(None, reason, returned)
