@@ -18,7 +18,6 @@ and a balanced pair of humps around a dip as a transparent specimen, focused at 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -28,6 +27,7 @@ import numpy.typing as npt
 from scipy import signal
 
 from autofocus.errors import FocusNotFound
+from autofocus.numerics import fit_vertex, parabola_vertex, robust_sigma
 
 FloatArray = npt.NDArray[np.float64]
 Expect = Literal["peak", "dip", "auto"]
@@ -146,7 +146,7 @@ class FocusCurve:
     def best_sample(self) -> Sample:
         """The highest-scoring sample (first one on ties, as the tutorial's strict '>')."""
         if not self.samples:
-            raise FocusNotFound("no frames were scored")
+            raise FocusNotFound("no frames were scored", "no_data")
         return max(self.samples, key=lambda s: s.score)
 
     def locate_best_frame(self) -> Peak:
@@ -189,7 +189,7 @@ class FocusCurve:
         if above < min_points:
             raise FocusNotFound(
                 f"only {above} point(s) rise above the noise; at least {min_points} are needed "
-                "to place the peak (a spike, or the peak is narrower than the sampling)"
+                "to place the peak (a spike, or the peak is narrower than the sampling)", "sparse"
             )
         z_fit, method = fit_peak(z, scores, best, stats.baseline)
         rival = peaks[1].height / peaks[0].height if len(peaks) > 1 else 0.0
@@ -200,10 +200,10 @@ class FocusCurve:
 def profile(curve: FocusCurve) -> tuple[FloatArray, FloatArray]:
     """Positions sorted ascending, with the mean score of repeated positions."""
     if not curve.samples:
-        raise FocusNotFound("no frames were scored")
+        raise FocusNotFound("no frames were scored", "no_data")
     z, scores = curve.z(), curve.scores()
     if not np.all(np.isfinite(scores)):
-        raise FocusNotFound("some focus scores are not finite numbers")
+        raise FocusNotFound("some focus scores are not finite numbers", "no_data")
     unique, inverse = np.unique(np.round(z, 6), return_inverse=True)
     sums = np.bincount(inverse, weights=scores)
     counts = np.bincount(inverse)
@@ -229,9 +229,7 @@ def curve_stats(z: FloatArray, scores: FloatArray) -> CurveStats:
     residuals = [quadratic_residual(z[i - 2 : i + 3], scores[i - 2 : i + 3]) for i in range(2, len(z) - 2)]
     # The centre point of a five-point quadratic carries about half the fit (leverage 17/35),
     # which shrinks its residual by sqrt(1 - 17/35) relative to the noise.
-    finite = np.abs(np.array(residuals, dtype=float))
-    finite = finite[np.isfinite(finite)]
-    noise = 1.4826 * float(np.median(finite)) / math.sqrt(18 / 35) if len(finite) else 0.0
+    noise = robust_sigma(np.array(residuals, dtype=float)) / math.sqrt(18 / 35)
     return CurveStats(baseline, max(noise, floor), float(np.max(scores)))
 
 
@@ -252,7 +250,8 @@ def check_not_flat(stats: CurveStats) -> None:
         raise FocusNotFound(
             f"the focus curve is flat: its peak rises only {stats.snr:.1f} noise deviations "
             f"({100 * relative:.2g} %) above its "
-            "baseline (empty field, or no specimen in range?)"
+            "baseline (empty field, or no specimen in range?)",
+            "flat",
         )
 
 
@@ -280,7 +279,8 @@ def check_one_peak(z: FloatArray, peaks: list[LocalPeak], stats: CurveStats) -> 
         raise FocusNotFound(
             f"several comparable peaks: at {first:.2f} um and {second:.2f} um "
             f"({100 * peaks[1].height / peaks[0].height:.0f} % as high); which one is focus is "
-            "ambiguous (two layers, dust on a coverslip, or a transparent specimen: try --mode auto)"
+            "ambiguous (two layers, dust on a coverslip, or a transparent specimen: try --mode auto)",
+            "rivals",
         )
 
 
@@ -290,10 +290,10 @@ def check_not_at_edge(z: FloatArray, best: int, lo_um: float | None, hi_um: floa
     tolerance = 1e-6 + 1e-9 * max(abs(lo), abs(hi))
     if best == 0 and z[0] <= lo + tolerance:
         raise FocusNotFound(f"the score is highest at the lower edge of the range ({z[0]:.2f} um): "
-                            "focus may lie below it")
+                            "focus may lie below it", "beyond_lower")
     if best == len(z) - 1 and z[-1] >= hi - tolerance:
         raise FocusNotFound(f"the score is highest at the upper edge of the range ({z[-1]:.2f} um): "
-                            "focus may lie above it")
+                            "focus may lie above it", "beyond_upper")
 
 
 def fit_peak(z: FloatArray, scores: FloatArray, best: int, baseline: float) -> tuple[float, str]:
@@ -303,18 +303,7 @@ def fit_peak(z: FloatArray, scores: FloatArray, best: int, baseline: float) -> t
     reach ``FIT_LEVEL`` of the peak's height: near their maximum, focus curves are close to
     Gaussian, and the log makes the fit insensitive to the overall scale. Falls back to a
     parabola through the three points around the best one, then to the best point itself."""
-    window = fit_window(scores, best, baseline)
-    if len(window) >= 3:
-        heights = scores[window] - baseline
-        vertex = log_parabola_vertex(z[window], heights)
-        if vertex is not None:
-            return vertex, "gaussian-fit"
-    if 0 < best < len(z) - 1:
-        three = np.arange(best - 1, best + 2)
-        vertex = parabola_vertex(z[three], scores[three])
-        if vertex is not None:
-            return vertex, "parabola-fit"
-    return float(z[best]), "best-sample"
+    return fit_vertex(z, scores, best, baseline, fit_window(scores, best, baseline))
 
 
 def fit_window(scores: FloatArray, best: int, baseline: float) -> npt.NDArray[np.intp]:
@@ -329,52 +318,6 @@ def fit_window(scores: FloatArray, best: int, baseline: float) -> npt.NDArray[np
         hi += 1
     lo, hi = min(lo, max(best - 1, 0)), max(hi, min(best + 1, len(scores) - 1))
     return np.arange(lo, hi + 1)
-
-
-def log_parabola_vertex(z: FloatArray, heights: FloatArray) -> float | None:
-    """Vertex of a weighted parabola through ``log(heights)``, if it is a maximum inside the points.
-
-    Weights are proportional to the height: the log stretches the noise of small heights."""
-    positive = heights > 0
-    if np.count_nonzero(positive) < 3:
-        return None
-    hs = heights[positive]
-    return maximum_vertex(z[positive], np.log(hs), hs / hs.max())
-
-
-def parabola_vertex(z: FloatArray, scores: FloatArray) -> float | None:
-    """Vertex of a parabola through ``scores``, if it is a maximum inside the points."""
-    return maximum_vertex(z, scores, np.ones_like(scores))
-
-
-def maximum_vertex(z: FloatArray, y: FloatArray, w: FloatArray) -> float | None:
-    """Vertex of a parabola fitted to ``y`` over ``z`` with weights ``w``, if it is a maximum
-    (the parabola opens downward) inside the span of ``z``; else None. The one vertex
-    arithmetic of :func:`log_parabola_vertex` (a Gaussian) and :func:`parabola_vertex`."""
-    centre, scale = float(z.mean()), float(np.ptp(z)) or 1.0
-    u = (z - centre) / scale  # conditioning: z may be 10 000 um with a 1 um spread
-    coefficients = safe_polyfit(u, y, w)
-    if coefficients is None:
-        return None
-    a, b = coefficients
-    if not a < 0:
-        return None
-    vertex = centre + scale * (-b / (2 * a))
-    return float(vertex) if z.min() <= vertex <= z.max() else None
-
-
-def safe_polyfit(u: FloatArray, y: FloatArray, w: FloatArray) -> tuple[float, float] | None:
-    """Quadratic and linear coefficients of a weighted parabola fit, or None when the points
-    cannot determine one (coincident positions, overflowing scores)."""
-    if not (np.all(np.isfinite(u)) and np.all(np.isfinite(y)) and np.ptp(u) > 0):
-        return None
-    try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", np.exceptions.RankWarning)
-            a, b, _ = np.polyfit(u, y, 2, w=w)
-    except (np.linalg.LinAlgError, ValueError):
-        return None
-    return (float(a), float(b)) if math.isfinite(a) and math.isfinite(b) else None
 
 
 def transparent_humps(z: FloatArray, scores: FloatArray, peaks: list[LocalPeak],

@@ -16,7 +16,7 @@ from typing import Literal
 
 from autofocus.curve import FocusCurve, Peak, Sample
 from autofocus.devices.base import ContinuousStage, Frame, Microscope
-from autofocus.errors import AutofocusError, InputError, LimitError, SearchTimeout
+from autofocus.errors import AutofocusError, FocusNotFound, InputError, LimitError, SearchTimeout
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
 from autofocus.result import FocusResult
@@ -195,6 +195,9 @@ class HardwareProbe:
                 break
         return self._curve.samples[first:]
 
+    def discard(self, samples: list[Sample]) -> None:
+        self._curve.set_apart(samples)
+
     def _record(self, z: float, frame: Frame, *, moving: bool) -> float:
         began = time.perf_counter()
         value = float(self._score_frame(frame))
@@ -244,7 +247,7 @@ def run_autofocus(
     began = clock.now()
     emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
 
-    def finish(peak: Peak | None, reason: str, final_z: float | None) -> FocusResult:
+    def finish(peak: Peak | None, failure: FocusNotFound | None, final_z: float | None) -> FocusResult:
         return FocusResult(
             status="focused" if peak else "not_found",
             best_z_um=peak.z_um if peak else None,
@@ -252,22 +255,25 @@ def run_autofocus(
             curve=probe.curve,
             strategy=settings.strategy,
             metric=settings.metric_name,
-            reason=reason,
+            reason=failure.reason if failure else "",
+            reason_code=failure.kind if failure else "",
             confidence=peak.confidence if peak else 0.0,
+            method=peak.method if peak else "",
             hardware_s=clock.now() - began,
             compute_s=probe.compute_s,
             final_z_um=final_z,
         )
 
     try:
-        peak, reason = run_strategy(settings.strategy, probe, space)
+        peak, failure = run_strategy(settings.strategy, probe, space)
         if peak is None:
             returned = return_to(microscope, start_z, emit)
+            reason = failure.reason if failure else ""
             emit(ProgressEvent("not-found", probe.curve.frames_taken, message=reason))
-            return finish(None, reason, returned)
+            return finish(None, failure, returned)
         emit(ProgressEvent("final-move", probe.curve.frames_taken, peak.z_um, peak.score))
         approach(probe, peak.z_um, settings.backlash_um, lo)
-        result = finish(peak, "", stage.position_um())
+        result = finish(peak, None, stage.position_um())
         emit(ProgressEvent("done", probe.curve.frames_taken, peak.z_um, peak.score))
         return result
     except BaseException as exc:

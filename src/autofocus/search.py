@@ -122,15 +122,18 @@ class CallableProbe:
               stop_when: StopWhen | None = None) -> list[Sample]:
         return stepped_sweep(self, start_um, end_um, spacing_um, stop_when=stop_when)
 
+    def discard(self, samples: list[Sample]) -> None:
+        self._curve.set_apart(samples)
 
 
-def run_strategy(strategy_name: str, probe: Probe, space: SearchSpace) -> tuple[Peak | None, str]:
-    """Run a strategy; return its peak, or None and the reason focus was not found."""
+def run_strategy(strategy_name: str, probe: Probe,
+                 space: SearchSpace) -> tuple[Peak | None, FocusNotFound | None]:
+    """Run a strategy; return its peak, or None and why focus was not found."""
     strategy = get_strategy(strategy_name)
     try:
-        return strategy(probe, space), ""
+        return strategy(probe, space), None
     except FocusNotFound as exc:
-        return None, exc.reason
+        return None, exc
 
 
 def find_focus(
@@ -159,10 +162,11 @@ def find_focus(
     get_strategy(strategy)  # reject an unknown name before any scoring
     probe = CallableProbe(score, space, coarse_score)
     began = time.perf_counter()
-    peak, reason = run_strategy(strategy, probe, space)
+    peak, failure = run_strategy(strategy, probe, space)
     elapsed = time.perf_counter() - began
     if peak is None:
-        return FocusResult("not_found", None, None, probe.curve, strategy, reason=reason,
-                           compute_s=elapsed)
+        assert failure is not None
+        return FocusResult("not_found", None, None, probe.curve, strategy, reason=failure.reason,
+                           reason_code=failure.kind, compute_s=elapsed)
     return FocusResult("focused", peak.z_um, peak.score, probe.curve, strategy,
-                       confidence=peak.confidence, compute_s=elapsed)
+                       confidence=peak.confidence, method=peak.method, compute_s=elapsed)

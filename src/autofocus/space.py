@@ -15,9 +15,7 @@ from typing import Protocol
 
 from autofocus.curve import Expect, FocusCurve, Peak, Sample
 from autofocus.errors import InputError
-
-# Positions closer than this are the same position: it absorbs float rounding in step arithmetic.
-POSITION_TOLERANCE_UM = 1e-6
+from autofocus.numerics import POSITION_TOLERANCE_UM
 
 
 @dataclass(frozen=True)
@@ -73,6 +71,12 @@ class Probe(Protocol):
         ``stop_when`` (optional) is asked after each frame with the pass's frames so far; when
         it answers True the pass ends there (a moving stage stops where it is, inside the
         segment) and returns those frames."""
+        ...
+
+    def discard(self, samples: list[Sample]) -> None:
+        """Stop trusting these frames of ``curve`` (a stream that fell short: their z is
+        unknown). They still count as frames taken (:meth:`FocusCurve.set_apart`); only the
+        probe changes its curve."""
         ...
 
 

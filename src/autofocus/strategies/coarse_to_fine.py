@@ -16,7 +16,7 @@ from autofocus.curve import FocusCurve, Peak
 from autofocus.errors import FocusNotFound
 from autofocus.space import Probe, SearchSpace, StopWhen
 from autofocus.strategies.passes import (
-    bracket_focus,
+    bracket_or_look_between,
     coarse_spacing,
     interleaved_pass,
     pass_noise,
@@ -84,14 +84,6 @@ def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: i
 
 def peak_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
     """After the first pass: bracket the coarse score's peak, zoom in on the fine one."""
-    try:
-        bracket = bracket_focus(probe.curve, space, spacing)
-    except FocusNotFound as first:
-        if "flat" not in first.reason or spacing <= space.step_um:
-            raise
-        # Nothing stood out: look again between the first pass's frames before calling the
-        # field empty (a narrow focus curve, e.g. small beads at high NA, can fall between).
-        interleaved_pass(probe, space, spacing)
-        bracket = bracket_focus(probe.curve, space, spacing / 2)
+    bracket = bracket_or_look_between(probe, space, spacing, interleaved_pass)
     return zoom(probe, space, bracket, points, pass_noise(probe.curve))
 
