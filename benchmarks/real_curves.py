@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import csv
 import io
+import itertools
 import json
 import sys
 import time
@@ -134,7 +135,7 @@ def strategy_rows(outcomes: list[Outcome], strategies: list[str]) -> list[list[s
 def reliability_rows(outcomes: list[Outcome]) -> list[list[str]]:
     focused = [o for o in outcomes if o.status == "focused"]
     rows = []
-    for lo, hi in zip(BINS[:-1], BINS[1:], strict=True):
+    for lo, hi in itertools.pairwise(BINS):
         inside = [o for o in focused if lo <= o.confidence < hi]
         share = f"{100 * np.mean([o.right for o in inside]):.1f} %" if inside else "-"
         rows.append([f"{lo:.2f}..{min(hi, 1.0):.2f}", str(len(inside)), share])

@@ -155,7 +155,7 @@ class StreamThatFellShort(CallableProbe):
     scored high but recorded far from focus, as when a frame's timestamp no longer matches it."""
 
     def __init__(self, score: Callable[[float], float], space: SearchSpace) -> None:
-        super().__init__(score, space)
+        super().__init__(score, space, coarse=score)  # a coarse measure: the passes stream
         self.streamed = False
 
     def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
@@ -184,7 +184,7 @@ class ZoomStreamThatFellShort(CallableProbe):
     score leads the zoom, must set that stream's frames apart on the probe's own curve."""
 
     def __init__(self, score: Callable[[float], float], space: SearchSpace) -> None:
-        super().__init__(score, space)
+        super().__init__(score, space, coarse=score)
         self.passes = 0
         self.bogus: list[Sample] = []
 

@@ -3,10 +3,11 @@
 Two ways to read a curve:
 
 - :meth:`FocusCurve.locate_best_frame` is the tutorial's answer (the best frame wins), made honest
-  by one check: a flat curve (an empty field, where scores differ only by noise) is not a focus.
+  by two checks: a flat curve (an empty field, where scores differ only by noise) is not a focus,
+  and neither is a best frame at an end of the range (focus may lie beyond it).
 - :meth:`FocusCurve.locate_peak` fits the peak between samples and checks that the curve supports
-  an answer at all: not flat, not highest at the edge of the range, one peak rather than several
-  comparable ones, and enough points above the noise. Each failed check raises
+  an answer at all: not flat, not highest at the edge of the range, one peak or one layer chosen
+  among several (:mod:`autofocus.layers`), and enough points above the noise. Each failed check raises
   :class:`FocusNotFound` with the reason.
 
 Transparent specimens (weak phase objects in transmitted light) are invisible at focus: their
@@ -26,7 +27,16 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
+from autofocus.confidence import (
+    CLEAR_RELATIVE,
+    FIT_LEVEL,
+    FLAT_SNR,
+    contrast_term,
+    evidence_confidence,
+    run_above,
+)
 from autofocus.errors import FocusNotFound
+from autofocus.layers import Layer, choose_layer, close_as_humps
 from autofocus.numerics import fit_vertex, parabola_vertex, robust_sigma
 
 FloatArray = npt.NDArray[np.float64]
@@ -36,20 +46,18 @@ show, else the peak ("dip" and "auto" read curves alike and differ in the search
 
 # A curve whose peak rises less than this many noise deviations above its baseline is flat:
 # on 101 frames of pure noise the largest value lies about 4 deviations above the 10th percentile.
-FLAT_SNR = 10.0
+# (FLAT_SNR is defined with the confidence, whose contrast term starts there.)
 BASELINE_PERCENTILE = 10.0
 # ... or less than this fraction of its baseline: focus measures on an empty field still vary by
 # a fraction of a percent with illumination drift, which the noise estimate may not see.
 FLAT_RELATIVE = 0.03
 # A peak rising by more than this fraction of its baseline is never flat, whatever the noise
 # estimate says: a densely sampled sharp peak can inflate that estimate, noise cannot do this.
-CLEAR_RELATIVE = 0.5
 # A second peak at least this high (relative to the main one, above the baseline) is a rival.
 COMPARABLE = 0.5
 # Points at least this many noise deviations above the baseline count as "above noise".
 ABOVE_NOISE_SNR = 4.0
-# The fit uses the contiguous points around the best one that reach this fraction of its height.
-FIT_LEVEL = 0.3
+# The fit uses the contiguous points around the best one that reach FIT_LEVEL of its height.
 # Two humps are a transparent specimen's when the lower one reaches this fraction of the higher
 # one and the dip between them falls this far (fraction of the lower hump) below it.
 HUMP_BALANCE = 0.4
@@ -157,15 +165,25 @@ class FocusCurve:
         z, scores = profile(self)
         stats = curve_stats(z, scores)
         check_not_flat(stats)
-        best = self.best_sample()
-        return Peak(best.z_um, best.score, confidence=snr_confidence(stats), method="best-frame")
+        best_frame = self.best_sample()
+        best = int(np.argmin(np.abs(z - best_frame.z_um)))
+        check_not_at_edge(z, best, None, None)
+        peaks = significant_peaks(scores, stats)
+        rival = max((p.height for p in peaks if p.index != best), default=0.0)
+        confidence = evidence_confidence(z, scores, best, stats.baseline, stats.noise,
+                                         rival / max(stats.prominence, 1e-300))
+        return Peak(best_frame.z_um, best_frame.score, confidence=confidence, method="best-frame")
 
     def locate_peak(self, lo_um: float | None = None, hi_um: float | None = None, *,
-                    expect: Expect = "peak", min_points: int = 3) -> Peak:
+                    expect: Expect = "peak", min_points: int = 3, layer: Layer = "auto",
+                    start_um: float | None = None, dof_um: float | None = None) -> Peak:
         """The curve's answer with sub-sample fitting and confidence checks.
 
         ``lo_um``/``hi_um`` are the edges of the searched range (default: the outermost
-        samples); a best sample on one of them is an edge peak. Raises FocusNotFound with the
+        samples); a best sample on one of them is an edge peak. Several peaks are layers, chosen
+        by ``layer`` (:mod:`autofocus.layers`; ``start_um`` is where "nearest" measures from);
+        two humps around a dip are a transparent specimen's only when they lie as close as its
+        humps do (``dof_um``: the depth of field, when known). Raises FocusNotFound with the
         reason when the curve does not support an answer."""
         z, scores = profile(self)
         stats = curve_stats(z, scores)
@@ -173,28 +191,28 @@ class FocusCurve:
         peaks = significant_peaks(scores, stats)
         if expect != "peak" and len(peaks) >= 2:
             humps = transparent_humps(z, scores, peaks, stats)
-            if humps is not None:
+            if humps is not None and close_as_humps(z, scores, *humps, stats.baseline, dof_um):
                 return locate_dip(z, scores, humps, stats)
         # No humps: a transparent specimen sampled more coarsely than its humps lie apart (a few
         # depths of field) shows one peak, as the real brightfield_cells_set1 does (planes ~10 um
         # apart), and that peak is its focus. So "dip" reads the curve as "auto" does; the two
         # differ in the search, where the coarse score never leads a declared transparent one.
-        check_one_peak(z, peaks, stats)
-        best = int(np.argmax(scores))
+        tops = [(p.index, p.height) for p in peaks] or [(int(np.argmax(scores)), stats.prominence)]
+        best, rival = choose_layer(z, tops, layer, start_um)
         check_not_at_edge(z, best, lo_um, hi_um)
         # "Above noise" is capped at the fit level: a densely sampled sharp peak can inflate the
         # noise estimate past its own height, yet its points plainly carry the peak.
-        level = min(ABOVE_NOISE_SNR * stats.noise, FIT_LEVEL * stats.prominence)
-        above = int(np.count_nonzero(scores > stats.baseline + level))
+        level = min(ABOVE_NOISE_SNR * stats.noise, FIT_LEVEL * (scores[best] - stats.baseline))
+        lo_run, hi_run = run_above(scores, best, stats.baseline + level)
+        above = hi_run - lo_run + 1
         if above < min_points:
             raise FocusNotFound(
                 f"only {above} point(s) rise above the noise; at least {min_points} are needed "
                 "to place the peak (a spike, or the peak is narrower than the sampling)", "sparse"
             )
         z_fit, method = fit_peak(z, scores, best, stats.baseline)
-        rival = peaks[1].height / peaks[0].height if len(peaks) > 1 else 0.0
-        confidence = snr_confidence(stats) * (1.0 - rival) * min(1.0, above / 5.0)
-        return Peak(z_fit, float(scores[best]), confidence=clip01(confidence), method=method)
+        confidence = evidence_confidence(z, scores, best, stats.baseline, stats.noise, rival)
+        return Peak(z_fit, float(scores[best]), confidence=confidence, method=method)
 
 
 def profile(curve: FocusCurve) -> tuple[FloatArray, FloatArray]:
@@ -363,15 +381,8 @@ def locate_dip(z: FloatArray, scores: FloatArray, humps: tuple[int, int], stats:
 
 
 def snr_confidence(stats: CurveStats) -> float:
-    """0 at the flatness threshold, approaching 1 for a peak far above the noise.
-
-    A curve that passed :func:`check_not_flat` by rising far above its baseline while its noise
-    estimate said otherwise (a few recorded planes, or a densely sampled sharp peak, inflate that
-    estimate) is scored on that rise instead: the same evidence that let it pass."""
-    if stats.snr >= FLAT_SNR:
-        return clip01(1.0 - math.exp(-(stats.snr - FLAT_SNR) / (4 * FLAT_SNR)))
-    relative = stats.prominence / max(abs(stats.baseline), 1e-300)
-    return clip01(1.0 - math.exp(-(relative - CLEAR_RELATIVE) / (4 * CLEAR_RELATIVE)))
+    """The contrast term of the confidence (:mod:`autofocus.confidence`) of a curve."""
+    return contrast_term(stats.snr, stats.prominence / max(abs(stats.baseline), 1e-300))
 
 
 def clip01(value: float) -> float:

@@ -149,6 +149,10 @@ class HardwareProbe:
     def curve(self) -> FocusCurve:
         return self._curve
 
+    @property
+    def coarse_measured(self) -> bool:
+        return self._coarse_frame is not None
+
     def move(self, z_um: float) -> None:
         """The only way this run moves the stage: checked against the allowed interval first."""
         self._check_allowed(z_um)

@@ -106,6 +106,10 @@ class CallableProbe:
     def curve(self) -> FocusCurve:
         return self._curve
 
+    @property
+    def coarse_measured(self) -> bool:
+        return self._coarse is not None
+
     def sample(self, z_um: float) -> float:
         if not self._space.contains(z_um):
             raise LimitError(

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from autofocus.curve import Expect, FocusCurve, Peak, Sample
 from autofocus.errors import InputError
+from autofocus.layers import Layer, check_layer
 from autofocus.numerics import POSITION_TOLERANCE_UM
 
 
@@ -30,6 +31,11 @@ class SearchSpace:
     step_um: float
     start_um: float
     expect: Expect = "peak"
+    layer: Layer = "auto"
+    """Which of several separated peaks (layers) is focus (:mod:`autofocus.layers`)."""
+    dof_um: float | None = None
+    """The optics' depth of field when known (the runner fills it from the objective): two humps
+    are a transparent specimen's only within a few of it; else their widths decide."""
 
     def __post_init__(self) -> None:
         values = (self.lo_um, self.hi_um, self.step_um, self.start_um)
@@ -41,6 +47,9 @@ class SearchSpace:
             raise InputError("step must be positive")
         if self.expect not in ("peak", "dip", "auto"):
             raise InputError(f"expect must be peak, dip or auto, got {self.expect!r}")
+        check_layer(self.layer)
+        if self.dof_um is not None and not (math.isfinite(self.dof_um) and self.dof_um > 0):
+            raise InputError("the depth of field must be a positive number of um")
 
     @property
     def width_um(self) -> float:
@@ -58,6 +67,12 @@ class Probe(Protocol):
 
     @property
     def curve(self) -> FocusCurve: ...
+
+    @property
+    def coarse_measured(self) -> bool:
+        """Whether frames carry a coarse score of their own (a wide-capture measure on a
+        downsampled frame); without one the coarse score is the fine one."""
+        ...
 
     def sample(self, z_um: float) -> float:
         """Score the frame at ``z_um`` (recorded on ``curve``, with its coarse score)."""

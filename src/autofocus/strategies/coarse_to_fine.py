@@ -15,6 +15,7 @@ from collections.abc import Callable
 from autofocus.curve import FocusCurve, Peak
 from autofocus.errors import FocusNotFound
 from autofocus.space import Probe, SearchSpace, StopWhen
+from autofocus.strategies.grid import grid_search
 from autofocus.strategies.passes import (
     bracket_or_look_between,
     coarse_spacing,
@@ -58,6 +59,8 @@ def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: i
     dip or auto) a transparent specimen's focus led by the fine score. ``peak_route``
     (default :func:`peak_in_passes`) is the coarse score's route; ``first_stop`` (default:
     none) may end the first pass early."""
+    if not probe.coarse_measured:
+        return grid_search(probe, space)
     route = peak_route or peak_in_passes
     whole_pass(probe, space, space.lo_um, space.hi_um, spacing, stop_when=first_stop)
     if space.expect == "peak":

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from autofocus.confidence import FIT_LEVEL
 from autofocus.curve import (
-    FIT_LEVEL,
     CurveStats,
     FocusCurve,
     Peak,
