@@ -88,7 +88,7 @@ def test_a_single_spike_has_too_few_points() -> None:
 def test_transparent_dip_is_focus_in_auto_mode_and_ambiguous_otherwise() -> None:
     z = np.arange(0.0, 101.0, 1.0)
     scores = lorentz(z, 46.0, 2.5) + lorentz(z, 54.0, 2.5) - 1.0
-    with pytest.raises(FocusNotFound, match="two layers"):
+    with pytest.raises(FocusNotFound, match="comparable peaks close together"):
         curve_of(z, scores).locate_peak()
     peak = curve_of(z, scores).locate_peak(expect="auto")
     assert abs(peak.z_um - 50.0) < 0.5

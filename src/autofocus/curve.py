@@ -198,7 +198,16 @@ class FocusCurve:
         # apart), and that peak is its focus. So "dip" reads the curve as "auto" does; the two
         # differ in the search, where the coarse score never leads a declared transparent one.
         tops = [(p.index, p.height) for p in peaks] or [(int(np.argmax(scores)), stats.prominence)]
-        best, rival = choose_layer(z, tops, layer, start_um)
+        # Peaks as close as one peak's own width are one peak with a notch or noise on its
+        # top, not layers: they only lower the confidence.
+        first = tops[0][0]
+        close = [t for t in tops[1:] if close_as_humps(z, scores, min(first, t[0]), max(first, t[0]),
+                                                       stats.baseline, dof_um)]
+        for other in close:
+            check_no_close_rival(z, scores, first, other, stats.baseline)
+        best, rival = choose_layer(z, [t for t in tops if t not in close], layer, start_um)
+        if close and best == first:
+            rival = max(rival, close[0][1] / tops[0][1])
         check_not_at_edge(z, best, lo_um, hi_um)
         # "Above noise" is capped at the fit level: a densely sampled sharp peak can inflate the
         # noise estimate past its own height, yet its points plainly carry the peak.
@@ -300,6 +309,21 @@ def check_one_peak(z: FloatArray, peaks: list[LocalPeak], stats: CurveStats) -> 
             "ambiguous (two layers, dust on a coverslip, or a transparent specimen: try --mode auto)",
             "rivals",
         )
+
+
+def check_no_close_rival(z: FloatArray, scores: FloatArray, first: int, other: tuple[int, float],
+                         baseline: float) -> None:
+    """Two close peaks of similar height with a deep dip between them (a transparent
+    specimen's humps read as peaks) are ambiguous; a shallow dip is one peak's notch."""
+    left, right = sorted((first, other[0]))
+    height = float(scores[first]) - baseline
+    if other[1] < COMPARABLE * height or right - left < 2:
+        return
+    dip = float(scores[left + 1 : right].min()) - baseline
+    if dip <= (1.0 - DIP_DEPTH) * min(height, other[1]):
+        raise FocusNotFound(
+            f"several comparable peaks close together: at {z[left]:.2f} um and {z[right]:.2f} um "
+            "(a transparent specimen's two humps? try --mode auto)", "rivals")
 
 
 def check_not_at_edge(z: FloatArray, best: int, lo_um: float | None, hi_um: float | None) -> None:

@@ -14,7 +14,7 @@ one between two separated peaks. Peaks at least ``LAYER_FRACTION`` as high as th
 Transparent specimens show two humps around a dip at focus; those humps lie as close together
 as a few depths of field (``TRANSPARENT_DOFS``), so two peaks farther apart than that are two
 layers, never a transparent specimen's humps (:func:`close_as_humps`). Without a known depth of
-field the humps' own widths stand in for it.
+field the narrower hump's own width stands in for it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ LAYER_FRACTION = 0.5
 CLEARLY_STRONGER = 0.8
 # A transparent specimen's humps lie at most this many depths of field apart ...
 TRANSPARENT_DOFS = 8.0
-# ... or, the depth of field unknown, this many times the humps' mean width at half height.
+# ... or, the depth of field unknown, this many times the narrower hump's width at half height.
 TRANSPARENT_WIDTHS = 4.0
 
 
@@ -87,5 +87,5 @@ def close_as_humps(z: FloatArray, scores: FloatArray, left: int, right: int, bas
     for i in (left, right):
         level = baseline + 0.5 * (float(scores[i]) - baseline)
         widths.append(sum(half_widths(z, scores, i, level)))
-    width = float(np.mean(widths))
+    width = float(np.min(widths))  # a hump pair has similar widths; a broad peak is no hump
     return width > 0 and separation <= TRANSPARENT_WIDTHS * width

@@ -17,6 +17,7 @@ from typing import Literal
 from autofocus.curve import FocusCurve, Peak, Sample
 from autofocus.devices.base import ContinuousStage, Frame, Microscope
 from autofocus.errors import AutofocusError, FocusNotFound, InputError, LimitError, SearchTimeout
+from autofocus.layers import check_layer
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
 from autofocus.result import FocusResult
@@ -66,6 +67,11 @@ class AutofocusSettings:
     settle_s: float = 0.0
     backlash_um: float = 0.0
     timeout_s: float | None = None
+    layer: str = "auto"
+    """Which of several separated peaks is focus (:mod:`autofocus.layers`)."""
+    dof_um: float | None = None
+    """The objective's depth of field, when known: two humps are a transparent specimen's only
+    within a few of it (else the humps' own widths decide)."""
 
     def validate(self) -> None:
         """Raise InputError for anything impossible; called before anything moves."""
@@ -88,6 +94,9 @@ class AutofocusSettings:
         if self.downsample < 1:
             raise InputError("downsample must be 1 or more")
         get_strategy(self.strategy)
+        check_layer(self.layer)
+        if self.dof_um is not None and not (math.isfinite(self.dof_um) and self.dof_um > 0):
+            raise InputError("the depth of field must be a positive number of um")
         self.score_functions()
 
     @property
@@ -245,7 +254,7 @@ def run_autofocus(
     lo, hi = allowed_interval(settings, stage.limits_um)
     start_z = stage.position_um()
     space = SearchSpace(lo, hi, settings.step_um, min(max(start_z, lo), hi),
-                        expect_for_mode(settings.mode))
+                        expect_for_mode(settings.mode), check_layer(settings.layer), settings.dof_um)
     score_frame, coarse_frame = settings.score_functions()
     probe = HardwareProbe(microscope, space, score_frame, settings, emit, on_frame, coarse_frame)
     began = clock.now()

@@ -38,8 +38,11 @@ from collections.abc import Callable
 
 from autofocus.curve import Expect, FocusCurve, Peak, Sample
 from autofocus.errors import FocusNotFound, InputError, LimitError
+from autofocus.layers import Layer
 from autofocus.result import FocusResult
 from autofocus.space import (
+    FrameBudget,
+    OverBudget,
     Probe,
     SearchSpace,
     StopWhen,
@@ -53,6 +56,7 @@ from autofocus.strategies.coarse_to_fine import coarse_to_fine
 from autofocus.strategies.continuous import continuous
 from autofocus.strategies.passes import fit_fine, next_window
 from autofocus.strategies.sweep import sweep
+from autofocus.strategies.verdict import judged
 
 __all__ = [
     "DEFAULT_STRATEGY",
@@ -134,8 +138,18 @@ def run_strategy(strategy_name: str, probe: Probe,
                  space: SearchSpace) -> tuple[Peak | None, FocusNotFound | None]:
     """Run a strategy; return its peak, or None and why focus was not found."""
     strategy = get_strategy(strategy_name)
+    # Never more frames than the sweep over the same range and step: a strategy that would
+    # exceed them is stopped there and the frames it has are judged as a sweep's would be.
+    budget = FrameBudget(probe, len(sweep_positions(space.lo_um, space.hi_um, space.step_um)))
     try:
-        return strategy(probe, space), None
+        return strategy(budget, space), None
+    except OverBudget:
+        try:
+            return judged(probe, space, probe.curve.locate_peak(
+                space.lo_um, space.hi_um, expect=space.expect, layer=space.layer,
+                start_um=space.start_um, dof_um=space.dof_um)), None
+        except FocusNotFound as exc:
+            return None, exc
     except FocusNotFound as exc:
         return None, exc
 
@@ -150,6 +164,8 @@ def find_focus(
     start_z_um: float | None = None,
     coarse_score: Callable[[float], float] | None = None,
     expect: Expect = "peak",
+    layer: Layer = "auto",
+    dof_um: float | None = None,
 ) -> FocusResult:
     """Find the peak of ``score(z_um)`` between ``start_um`` and ``end_um``.
 
@@ -158,10 +174,12 @@ def find_focus(
     ``coarse_score(z_um)``, when given, is the wide-capture score strategies bracket focus with
     (for instance the same measure on a downsampled frame); ``start_z_um`` is where local
     strategies start (default: ``start_um``); ``expect`` is ``"peak"``, ``"dip"`` (transparent
-    specimens) or ``"auto"``.
+    specimens) or ``"auto"``; ``layer`` picks among separated peaks (:mod:`autofocus.layers`);
+    ``dof_um`` is the optics' depth of field, when known.
     """
     space = SearchSpace(
-        start_um, end_um, step_um, start_um if start_z_um is None else start_z_um, expect
+        start_um, end_um, step_um, start_um if start_z_um is None else start_z_um, expect,
+        layer, dof_um,
     )
     get_strategy(strategy)  # reject an unknown name before any scoring
     probe = CallableProbe(score, space, coarse_score)

@@ -140,3 +140,54 @@ def stepped_sweep(probe: Probe, start_um: float, end_um: float, spacing_um: floa
         if stop_when is not None and stop_when(probe.curve.samples[first:]):
             break
     return probe.curve.samples[first:]
+
+
+class OverBudget(Exception):
+    """A strategy asked for more frames than the sweep over the same range would take."""
+
+
+class FrameBudget:
+    """A probe that lets a strategy take at most ``limit`` frames (the sweep's count over the
+    same range and step), then raises :class:`OverBudget`. It adds no state of its own: the
+    curve is the probe's own object."""
+
+    def __init__(self, probe: Probe, limit: int) -> None:
+        self._probe = probe
+        self.limit = limit
+
+    @property
+    def curve(self) -> FocusCurve:
+        return self._probe.curve
+
+    @property
+    def coarse_measured(self) -> bool:
+        return self._probe.coarse_measured
+
+    def _check(self, frames: int = 1) -> None:
+        if self._probe.curve.frames_taken + frames > self.limit:
+            raise OverBudget(f"more than the sweep's {self.limit} frames")
+
+    def sample(self, z_um: float) -> float:
+        self._check()
+        return self._probe.sample(z_um)
+
+    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
+              stop_when: StopWhen | None = None) -> list[Sample]:
+        self._check()
+        limit = self.limit
+
+        def stop(frames: list[Sample]) -> bool:
+            full = self._probe.curve.frames_taken >= limit
+            return full or (stop_when is not None and stop_when(frames))
+
+        samples = self._probe.sweep(start_um, end_um, spacing_um, stop_when=stop)
+        if self._probe.curve.frames_taken >= limit and not (
+                stop_when is not None and samples and stop_when(samples)):
+            lo, hi = sorted((start_um, end_um))
+            expected = len(even_positions(lo, hi, spacing_um))
+            if len(samples) < expected:
+                raise OverBudget(f"the sweep's {limit} frames were used up during a pass")
+        return samples
+
+    def discard(self, samples: list[Sample]) -> None:
+        self._probe.discard(samples)

@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from autofocus.curve import FLAT_RELATIVE, Peak, Sample
+from autofocus.errors import FocusNotFound
 from autofocus.numerics import difference_noise, in_window
 from autofocus.space import Probe, SearchSpace
 from autofocus.strategies.coarse_to_fine import search_in_passes
@@ -45,6 +46,7 @@ from autofocus.strategies.passes import (
     whole_pass,
 )
 from autofocus.strategies.stepped import climb_fine, fit_climb
+from autofocus.strategies.verdict import refine_rivals
 
 # The first pass streams frames this many user steps apart.
 CONTINUOUS_FACTOR = 9.0
@@ -109,7 +111,12 @@ def peak_passed(samples: list[Sample]) -> bool:
 
 def streamed_then_stepped(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
     """After the first pass: bracket, one streamed pass over the bracket, climb at rest."""
-    bracket = bracket_or_look_between(probe, space, spacing, between_pass)
+    try:
+        bracket = bracket_or_look_between(probe, space, spacing, between_pass)
+    except FocusNotFound as exc:
+        if exc.kind != "rivals":
+            raise
+        return refine_rivals(probe, space, spacing, points, exc)
     centre, bracket_spacing, (lo, hi) = bracket_pass(probe, space, bracket, points)
     lead = climb_fine(probe, lo, hi, centre, CLIMB_START * bracket_spacing,
                       MIN_SPACING_FRACTION * space.step_um, lead_in=True)
