@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from tests.synthetic import SyntheticFrame
 from tests.test_stack import FOCUS_PLANE, focus_stack
 
 from autofocus import batch, cli
@@ -20,14 +21,13 @@ from autofocus.batch import (
     ImageFile,
     MetricSpec,
     ScoredFrame,
-    SyntheticFrame,
     collect_files,
     rank_scores,
     score_and_rank,
     score_collection,
 )
 from autofocus.errors import InputError
-from autofocus.runner import ProgressEvent
+from autofocus.events import ProgressEvent
 
 pytest.importorskip("dask", reason="batch scoring needs the optional 'batch' extra (dask)")
 

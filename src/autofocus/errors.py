@@ -1,14 +1,41 @@
-"""The package's own exceptions. Each carries the command-line exit code it maps to."""
+"""The package's own exceptions. Each carries the command-line exit code it maps to; the codes
+themselves are defined here and nowhere else."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FOCUSED",
+    "EXIT_HARDWARE",
+    "EXIT_NOT_FOUND",
+    "AutofocusError",
+    "CameraError",
+    "DeviceError",
+    "FocusNotFound",
+    "InputError",
+    "LimitError",
+    "ReasonCode",
+    "SearchTimeout",
+    "StageError",
+    "beyond",
+]
+
+EXIT_FOCUSED = 0
+"""Focused: the stage is at the best position (for recorded data: every stack has a peak)."""
+EXIT_NOT_FOUND = 1
+"""Focus not found: the stage is back where it started, and the reason was printed."""
+EXIT_BAD_INPUT = 2
+"""Bad input: one line on stderr, nothing moved."""
+EXIT_HARDWARE = 3
+"""Hardware error (or interrupted): one line on stderr saying where the stage was left."""
+
 
 class AutofocusError(Exception):
     """Base of every error this package raises on purpose."""
 
-    exit_code = 3
+    exit_code = EXIT_HARDWARE
     stage_state = ""
     """Where the failure left the stage, set by the runner (shown after the message)."""
 
@@ -20,13 +47,13 @@ class AutofocusError(Exception):
 class InputError(AutofocusError, ValueError):
     """The user asked for something impossible; raised before anything moves."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class DeviceError(AutofocusError):
     """A stage, camera or connection failed."""
 
-    exit_code = 3
+    exit_code = EXIT_HARDWARE
 
 
 class StageError(DeviceError):
@@ -44,7 +71,7 @@ class CameraError(DeviceError):
 class SearchTimeout(AutofocusError):
     """The whole search took longer than its time budget."""
 
-    exit_code = 3
+    exit_code = EXIT_HARDWARE
 
 
 ReasonCode = Literal["flat", "beyond_lower", "beyond_upper", "rivals", "two_layers", "sparse",

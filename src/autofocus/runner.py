@@ -12,11 +12,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from autofocus.curve import FocusCurve, Peak, Sample
-from autofocus.devices.base import ContinuousStage, Frame, Microscope
+from autofocus.devices.base import ContinuousStage, Microscope
 from autofocus.errors import AutofocusError, FocusNotFound, InputError, LimitError, SearchTimeout
+from autofocus.events import EventHandler, ProgressEvent
+from autofocus.frames import Frame
 from autofocus.layers import check_layer
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
@@ -30,22 +31,14 @@ from autofocus.search import (
     stepped_sweep,
 )
 
-EventKind = Literal["start", "frame", "final-move", "done", "not-found", "failed", "returned"]
+__all__ = [
+    "AutofocusSettings",
+    "FrameHandler",
+    "HardwareProbe",
+    "allowed_interval",
+    "run_autofocus",
+]
 
-
-@dataclass(frozen=True)
-class ProgressEvent:
-    """One thing that happened during a run. ``frame`` counts scored frames so far."""
-
-    kind: EventKind
-    frame: int = 0
-    z_um: float | None = None
-    score: float | None = None
-    message: str = ""
-    expected_frames: int | None = None
-
-
-EventHandler = Callable[[ProgressEvent], None]
 FrameHandler = Callable[[int, float, Frame, float], None]
 """Called with (index, z_um, frame, score) for each scored frame, e.g. to save images."""
 
@@ -91,13 +84,9 @@ class AutofocusSettings:
             raise InputError("settle time and backlash must not be negative")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise InputError("timeout must be positive")
-        if self.downsample < 1:
-            raise InputError("downsample must be 1 or more")
         get_strategy(self.strategy)
-        check_layer(self.layer)
-        if self.dof_um is not None and not (math.isfinite(self.dof_um) and self.dof_um > 0):
-            raise InputError("the depth of field must be a positive number of um")
-        self.score_functions()
+        self.score_functions()  # metric, blur, roi and downsample: checked by their owner, metrics
+        # layer and depth of field: checked by their owner, SearchSpace (before anything moves)
 
     @property
     def metric_name(self) -> str:
@@ -254,7 +243,8 @@ def run_autofocus(
     lo, hi = allowed_interval(settings, stage.limits_um)
     start_z = stage.position_um()
     space = SearchSpace(lo, hi, settings.step_um, min(max(start_z, lo), hi),
-                        expect_for_mode(settings.mode), check_layer(settings.layer), settings.dof_um)
+                        expect_for_mode(settings.mode), check_layer(settings.layer),
+                        settings.dof_um if settings.dof_um is not None else microscope.depth_of_field_um)
     score_frame, coarse_frame = settings.score_functions()
     probe = HardwareProbe(microscope, space, score_frame, settings, emit, on_frame, coarse_frame)
     began = clock.now()

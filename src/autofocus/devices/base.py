@@ -8,15 +8,13 @@ protocols and turns that library's exceptions into :class:`StageError` /
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
-
+from autofocus.clock import Clock, SystemClock
 from autofocus.errors import CameraError, LimitError, StageError
+from autofocus.frames import Frame
 
 __all__ = [
     "Camera",
@@ -29,11 +27,8 @@ __all__ = [
     "Stage",
     "StageError",
     "SystemClock",
+    "XYStage",
 ]
-
-Frame = npt.NDArray[np.generic]
-"""A 2-D monochrome image: uint8, uint16 or floating point."""
-
 
 @runtime_checkable
 class Stage(Protocol):
@@ -54,6 +49,28 @@ class Stage(Protocol):
 
     def stop(self) -> None:
         """Stop any motion now. Must not raise when the stage is already idle."""
+        ...
+
+
+@runtime_checkable
+class XYStage(Protocol):
+    """A motorized specimen stage (two axes, X and Y), positions in micrometres."""
+
+    @property
+    def limits_um(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Travel limits per axis: ((x_min, x_max), (y_min, y_max)) as the device reports them."""
+        ...
+
+    def position_um(self) -> tuple[float, float]:
+        """Current position (x, y)."""
+        ...
+
+    def move_to_um(self, x_um: float, y_um: float) -> None:
+        """Move both axes to an absolute position and return when the move has finished."""
+        ...
+
+    def stop(self) -> None:
+        """Stop both axes now. Must not raise when the stage is already idle."""
         ...
 
 
@@ -80,26 +97,6 @@ class Camera(Protocol):
         ...
 
 
-@runtime_checkable
-class Clock(Protocol):
-    """Time source. The simulator's virtual clock advances only when hardware 'works'."""
-
-    def now(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """Wall-clock time for real hardware."""
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
-
-
 @dataclass
 class Microscope:
     """A stage, a camera and the clock they run on, plus how to release them."""
@@ -109,6 +106,11 @@ class Microscope:
     clock: Clock = field(default_factory=SystemClock)
     closers: list[Callable[[], None]] = field(default_factory=list)
     description: str = ""
+    xy_stage: XYStage | None = None
+    """The specimen stage, when there is one (focus maps need it; one focus does not)."""
+    depth_of_field_um: float | None = None
+    """The objective's depth of field, when known: the search tells a transparent specimen's
+    two humps (a few of it apart) from two layers with it."""
 
     def close(self) -> None:
         """Release resources in reverse order of acquisition; never raises."""

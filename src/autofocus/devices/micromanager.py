@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from autofocus.devices.base import Frame, Microscope
+from autofocus.devices.base import Microscope
 from autofocus.errors import CameraError, InputError, StageError
+from autofocus.frames import Frame, to_grey
 
 if TYPE_CHECKING:
     from pymmcore_plus import CMMCorePlus
 
-__all__ = ["MMCamera", "MMStage", "open_core_microscope"]
+__all__ = ["MMCamera", "MMStage", "MMXYStage", "open_core_microscope"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -90,6 +91,54 @@ class MMStage:
             logger.debug("Micro-Manager stop(%r) not available: %s", label, exc)
 
 
+class MMXYStage:
+    """A Micro-Manager XY stage (by default the core's current XY stage device). Limits: what
+    the caller knows (Micro-Manager has no portable XY limit query); the focus map still keeps
+    every move inside its region."""
+
+    def __init__(
+        self,
+        core: CMMCorePlus,
+        label: str | None = None,
+        limits_um: tuple[tuple[float, float], tuple[float, float]] = ((-math.inf, math.inf),
+                                                                      (-math.inf, math.inf)),
+    ) -> None:
+        self._core = core
+        self._label = label
+        self._limits = limits_um
+
+    @property
+    def label(self) -> str:
+        label = self._label or str(self._core.getXYStageDevice())
+        if not label:
+            raise StageError("Micro-Manager: no XY stage is set (core.setXYStageDevice)")
+        return label
+
+    @property
+    def limits_um(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        return self._limits
+
+    def position_um(self) -> tuple[float, float]:
+        label = self.label
+        x, y = _call(StageError, f"getXYPosition({label!r})", lambda: self._core.getXYPosition(label))
+        return float(x), float(y)
+
+    def move_to_um(self, x_um: float, y_um: float) -> None:
+        label = self.label
+        _call(StageError, f"setXYPosition({label!r}, {x_um:g}, {y_um:g})",
+              lambda: self._core.setXYPosition(label, x_um, y_um))
+        _call(StageError, f"waitForDevice({label!r})", lambda: self._core.waitForDevice(label))
+
+    def stop(self) -> None:
+        label = self._label or str(self._core.getXYStageDevice())
+        if not label:
+            return
+        try:
+            self._core.stop(label)
+        except Exception as exc:  # as for the focus drive: moves already waited
+            logger.debug("Micro-Manager stop(%r) not available: %s", label, exc)
+
+
 class MMCamera:
     """A Micro-Manager camera (by default the core's current camera).
 
@@ -135,12 +184,12 @@ class MMCamera:
 
 
 def _monochrome(image: np.ndarray) -> Frame:
-    """Micro-Manager RGB cameras give (h, w, 3|4); focus scoring wants one channel."""
-    if image.ndim == 2:
-        return image
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        return image[..., :3].mean(axis=2, dtype=np.float32)
-    raise CameraError(f"Micro-Manager: unexpected image shape {image.shape}")
+    """Micro-Manager RGB cameras give (h, w, 3|4), in RGB order once pymmcore-plus has fixed
+    them; focus scoring wants one channel, the same grey as every other backend's."""
+    try:
+        return to_grey(image, "RGB")
+    except ValueError:
+        raise CameraError(f"Micro-Manager: unexpected image shape {image.shape}") from None
 
 
 def open_core_microscope(
@@ -155,4 +204,6 @@ def open_core_microscope(
         raise InputError(f"expected a pymmcore-plus CMMCorePlus, got {type(core).__name__}")
     stage = MMStage(core, stage_label, limits_um)
     camera = MMCamera(core, camera_label)
-    return Microscope(stage, camera, description=f"Micro-Manager: {stage.label} + {camera.label}")
+    xy = MMXYStage(core) if core.getXYStageDevice() else None  # a focus map needs one
+    return Microscope(stage, camera, description=f"Micro-Manager: {stage.label} + {camera.label}",
+                      xy_stage=xy)

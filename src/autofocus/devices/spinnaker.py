@@ -20,9 +20,23 @@ from typing import Any
 
 import numpy as np
 
-from autofocus.devices.base import Camera, Frame
+from autofocus.devices.base import Camera
 from autofocus.devices.camera_settings import CameraSettings, parse_camera_argument
 from autofocus.errors import CameraError, InputError
+from autofocus.frames import Frame
+
+__all__ = [
+    "OPTIONS",
+    "PIXEL_FORMATS",
+    "SDK_HINT",
+    "SDK_URL",
+    "SPINNAKER_ERR_TIMEOUT",
+    "SpinnakerCamera",
+    "configure",
+    "import_sdk",
+    "open_camera",
+    "open_spinnaker",
+]
 
 SDK_URL = "https://www.teledynevisionsolutions.com/products/spinnaker-sdk/"
 SDK_HINT = (

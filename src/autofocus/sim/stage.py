@@ -14,9 +14,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from autofocus.errors import LimitError, StageError
-from autofocus.sim.clock import VirtualClock
+from autofocus.clock import VirtualClock
+from autofocus.devices.motion import move_duration_s
+from autofocus.errors import InputError, LimitError, StageError
 from autofocus.sim.faults import FaultPlan
+
+__all__ = [
+    "SimStage",
+    "StageSpec",
+]
 
 
 @dataclass(frozen=True)
@@ -39,17 +45,6 @@ class StageSpec:
 
     def vibration_cap_um(self) -> float:
         return self.vibration_q * self.accel_um_s2 / (2 * math.pi * self.vibration_hz) ** 2
-
-
-def move_duration_s(distance_um: float, speed_um_s: float, accel_um_s2: float) -> float:
-    """Time of a trapezoidal (or triangular, for short moves) velocity profile."""
-    d = abs(distance_um)
-    if d == 0:
-        return 0.0
-    ramp = speed_um_s**2 / accel_um_s2  # distance to accelerate and decelerate
-    if d < ramp:
-        return 2.0 * math.sqrt(d / accel_um_s2)
-    return d / speed_um_s + speed_um_s / accel_um_s2
 
 
 @dataclass(frozen=True)
@@ -130,6 +125,8 @@ class SimStage:
         faults: FaultPlan | None = None,
         backlash_um: float = 0.0,
     ) -> None:
+        if not math.isfinite(position_um):
+            raise InputError(f"simulated stage: the start position must be finite, got {position_um}")
         self.clock = clock
         self.spec = spec or StageSpec()
         self._position = position_um
