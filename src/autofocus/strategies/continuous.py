@@ -46,7 +46,7 @@ from autofocus.strategies.passes import (
     whole_pass,
 )
 from autofocus.strategies.stepped import climb_fine, fit_climb
-from autofocus.strategies.verdict import refine_rivals
+from autofocus.strategies.verdict import UNSEEN_RIVAL, hidden_rivals, refine_rivals
 
 # The first pass streams frames this many user steps apart.
 CONTINUOUS_FACTOR = 9.0
@@ -111,6 +111,9 @@ def peak_passed(samples: list[Sample]) -> bool:
 
 def streamed_then_stepped(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
     """After the first pass: bracket, one streamed pass over the bracket, climb at rest."""
+    if hidden_rivals(probe):
+        return refine_rivals(probe, space, spacing, points,
+                             FocusNotFound("no coarse peak resolved", "unresolved"), UNSEEN_RIVAL)
     try:
         bracket = bracket_or_look_between(probe, space, spacing, between_pass)
     except FocusNotFound as exc:

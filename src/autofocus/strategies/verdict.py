@@ -1,5 +1,6 @@
-"""What every pass-based answer goes through before it is reported: several coarse peaks are
-each refined before one is chosen, a peak with no lower frame beyond it towards a near end of
+"""What every pass-based answer goes through before it is reported: several coarse peaks (or a
+coarse peak whose width the first pass has not seen beside a smaller clear one) are each refined
+before one is chosen, a peak with no lower frame beyond it towards a near end of
 the range is focus beyond that end, and the confidence is the curve's evidence
 (:func:`autofocus.confidence.evidence_confidence`) on all the frames taken.
 """
@@ -9,11 +10,21 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from scipy import signal
 
 from autofocus.confidence import evidence_confidence
-from autofocus.curve import COMPARABLE, FocusCurve, Peak, curve_stats, profile, significant_peaks
+from autofocus.curve import (
+    ABOVE_NOISE_SNR,
+    COMPARABLE,
+    FocusCurve,
+    Peak,
+    curve_stats,
+    profile,
+    significant_peaks,
+)
 from autofocus.errors import FocusNotFound
 from autofocus.layers import choose_layer
+from autofocus.numerics import difference_noise
 from autofocus.space import Probe, SearchSpace
 from autofocus.strategies.passes import NEAREST_HALF, Bracket, pass_noise, zoom
 
@@ -50,20 +61,56 @@ def judged(probe: Probe, space: SearchSpace, peak: Peak) -> Peak:
                                                         stats.noise, rival))
 
 
+# A coarse peak seen by one frame only (its neighbours below half its height) has not shown
+# its width: a smaller coarse peak this high (relative) may hide a higher top between frames.
+UNSEEN_RIVAL = 0.1
+
+
+def coarse_tops(probe: Probe) -> tuple[list[tuple[float, float]], float]:
+    """The first pass's coarse peaks that stand out of its noise, as (z, prominence), highest
+    first, and the coarse score's baseline. The noise is that of the frames away from the
+    peaks (at most the median): a sparse pass over narrow peaks inflates the curve's own
+    five-point estimate."""
+    z, coarse = profile(probe.curve.coarse_curve())
+    stats = curve_stats(z, coarse)
+    far = coarse[coarse <= np.median(coarse)]
+    noise = max(difference_noise(far, 1), 1e-12) if len(far) >= 3 else stats.noise
+    padded = np.concatenate(([coarse.min()], coarse, [coarse.min()]))
+    indices, props = signal.find_peaks(padded, prominence=ABOVE_NOISE_SNR * noise)
+    tops = sorted(((float(z[i - 1]), float(p)) for i, p in zip(indices, props["prominences"],
+                                                                 strict=True)),
+                  key=lambda t: t[1], reverse=True)
+    return tops, stats.baseline
+
+
+def hidden_rivals(probe: Probe) -> bool:
+    """Whether the first pass shows a coarse peak whose width it has not seen (its neighbours
+    below half its height) beside another clear coarse peak: both must be refined before one
+    is chosen."""
+    z, coarse = profile(probe.curve.coarse_curve())
+    if len(z) < 5:
+        return False
+    tops, baseline = coarse_tops(probe)
+    if len(tops) < 2 or tops[1][1] < UNSEEN_RIVAL * tops[0][1]:
+        return False
+    best = int(np.argmin(np.abs(z - tops[0][0])))
+    half = baseline + 0.5 * (float(coarse[best]) - baseline)
+    neighbours = [coarse[i] for i in (best - 1, best + 1) if 0 <= i < len(coarse)]
+    return all(v < half for v in neighbours)
+
+
 def refine_rivals(probe: Probe, space: SearchSpace, spacing: float, points: int,
-                  rivals: FocusNotFound) -> Peak:
+                  rivals: FocusNotFound, fraction: float = COMPARABLE) -> Peak:
     """Several comparable coarse peaks: each one zoomed in on before one is chosen (a narrow
     fine top can exceed what the coarse frames show); the fine tops are then layers
     (:func:`autofocus.layers.choose_layer`). Raises ``rivals`` when none resolves."""
-    z, coarse = profile(probe.curve.coarse_curve())
-    stats = curve_stats(z, coarse)
-    tops = [p for p in significant_peaks(coarse, stats) if p.height >= COMPARABLE * stats.prominence]
+    tops, _ = coarse_tops(probe)
+    tops = [t for t in tops if t[1] >= fraction * tops[0][1]] if tops else []
     noise = pass_noise(probe.curve)
     found: list[Peak] = []
-    for p in tops:
+    for centre, _height in tops:
         try:
-            found.append(zoom(probe, space, Bracket(float(z[p.index]), NEAREST_HALF * spacing),
-                              points, noise))
+            found.append(zoom(probe, space, Bracket(centre, NEAREST_HALF * spacing), points, noise))
         except FocusNotFound:
             continue
     if not found:
