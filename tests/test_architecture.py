@@ -24,7 +24,9 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     # readers: recorded files read as planes, shared by the replay backend and the workflows.
     ("devices", ("devices.*", "readers", "sim", "sim.*")),
     # surface: fits z(x, y) through points; fieldtilt: per-region curves of one sweep.
-    ("analysis", ("curve", "metrics", "_median_network", "modes", "numerics", "result", "surface",
+    # confidence: the one evidence confidence; layers: which of several peaks is focus.
+    ("analysis", ("curve", "confidence", "layers", "metrics", "_median_network", "modes", "numerics",
+                  "result", "surface",
                   "fieldtilt")),
     ("search", ("search", "strategies", "strategies.*", "space")),
     # xy: the one owner of safe XY moves (region, travel, focus drive at the clearance).

@@ -42,11 +42,39 @@ def test_peak_at_the_edge_is_not_focus() -> None:
         curve_of(z, lorentz(z, 110.0, 10.0)).locate_peak(0.0, 100.0)
 
 
-def test_two_comparable_peaks_are_ambiguous() -> None:
+def test_two_comparable_peaks_are_two_layers_named_both() -> None:
     z = np.arange(0.0, 201.0, 2.0)
     scores = lorentz(z, 60.0, 3.0) + lorentz(z, 140.0, 3.0) * 0.9
-    with pytest.raises(FocusNotFound, match="comparable peaks"):
+    with pytest.raises(FocusNotFound, match="two layers") as caught:
         curve_of(z, scores).locate_peak()
+    assert caught.value.kind == "two_layers"
+    assert "60.00 um" in caught.value.reason and "140.00 um" in caught.value.reason
+
+
+def test_a_clearly_stronger_layer_wins_and_its_rival_lowers_the_confidence() -> None:
+    z = np.arange(0.0, 201.0, 2.0)
+    alone = curve_of(z, lorentz(z, 60.0, 3.0)).locate_peak()
+    peak = curve_of(z, lorentz(z, 60.0, 3.0) + lorentz(z, 140.0, 3.0) * 0.6).locate_peak()
+    assert abs(peak.z_um - 60.0) < 0.5
+    assert peak.confidence < 0.5 <= alone.confidence
+
+
+@pytest.mark.parametrize(("layer", "expected"), [("lowest", 60.0), ("highest", 140.0),
+                                                 ("strongest", 60.0), ("nearest", 140.0)])
+def test_the_layer_setting_picks_among_two_layers(layer: str, expected: float) -> None:
+    z = np.arange(0.0, 201.0, 2.0)
+    scores = lorentz(z, 60.0, 3.0) + lorentz(z, 140.0, 3.0) * 0.9
+    peak = curve_of(z, scores).locate_peak(layer=layer, start_um=180.0)  # type: ignore[arg-type]
+    assert abs(peak.z_um - expected) < 0.5
+
+
+def test_two_humps_farther_apart_than_a_few_depths_of_field_are_not_a_dip() -> None:
+    z = np.arange(0.0, 101.0, 1.0)
+    scores = lorentz(z, 46.0, 2.5) + lorentz(z, 54.0, 2.5) - 1.0
+    assert abs(curve_of(z, scores).locate_peak(expect="auto", dof_um=2.0).z_um - 50.0) < 0.5
+    with pytest.raises(FocusNotFound) as caught:
+        curve_of(z, scores).locate_peak(expect="auto", dof_um=0.5)  # 16 DOF apart: two layers
+    assert caught.value.kind == "two_layers"
 
 
 def test_a_single_spike_has_too_few_points() -> None:
@@ -60,7 +88,7 @@ def test_a_single_spike_has_too_few_points() -> None:
 def test_transparent_dip_is_focus_in_auto_mode_and_ambiguous_otherwise() -> None:
     z = np.arange(0.0, 101.0, 1.0)
     scores = lorentz(z, 46.0, 2.5) + lorentz(z, 54.0, 2.5) - 1.0
-    with pytest.raises(FocusNotFound, match="comparable peaks"):
+    with pytest.raises(FocusNotFound, match="comparable peaks close together"):
         curve_of(z, scores).locate_peak()
     peak = curve_of(z, scores).locate_peak(expect="auto")
     assert abs(peak.z_um - 50.0) < 0.5

@@ -66,3 +66,45 @@ def test_replay_with_the_default_live_strategy(data: Path, dataset: Any) -> None
     assert run.found_plane is not None
     # A live search samples between the recorded planes; the bead's peak is one plane wide.
     assert dataset.error(run.found_plane) <= 2
+
+
+def load_real_curves() -> ModuleType:
+    name = "benchmarks_real_curves"
+    spec = importlib.util.spec_from_file_location(name, PROJECT / "benchmarks" / "real_curves.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+CURVES = load_real_curves()
+
+
+@pytest.mark.parametrize("measure", ["SQUARED_GRADIENT", "BRENNER"])
+def test_default_search_on_recorded_focus_curves_is_right_frugal_and_calibrated(
+        data: Path, measure: str) -> None:
+    """Issue 11's acceptance on the 71 recorded slide-scanner curves (benchmarks/real_curves.py
+    prints the same numbers as a table)."""
+    series = CURVES.wsi_series(data, measure)
+    sweep = [CURVES.run(s, "sweep") for s in series]
+    default = [CURVES.run(s, "coarse-to-fine") for s in series]
+    continuous = [CURVES.run(s, "continuous") for s in series]
+    assert sum(o.right for o in default) >= sum(o.right for o in sweep) - 2
+    assert sum(o.frames for o in default) <= 0.45 * sum(o.frames for o in sweep)
+    for outcome in default + continuous:
+        assert not (outcome.wrong and outcome.confidence >= 0.5), outcome
+    for mine, reference in zip(default + continuous, sweep + sweep, strict=True):
+        assert mine.frames <= reference.frames
+    # The reliability property: confident answers are right.
+    confident = [o for o in default + continuous + sweep if o.status == "focused" and o.confidence >= 0.9]
+    assert confident and sum(o.right for o in confident) >= 0.97 * len(confident)
+
+
+def test_a_flat_topped_light_sheet_series_is_not_full_confidence(data: Path) -> None:
+    """Its top planes lie within a few % of each other: the answer is right, the confidence
+    says the top is broad."""
+    result = BENCH.run_stack_cli(data / "lightsheet_mitochondria/mitochondria_stack.tif")
+    assert result["status"] == "focused"
+    assert result["confidence"] < 0.95
+    assert result["reason_code"] == ""

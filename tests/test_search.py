@@ -156,7 +156,7 @@ class StreamThatFellShort(CallableProbe):
     scored high but recorded far from focus, as when a frame's timestamp no longer matches it."""
 
     def __init__(self, score: Callable[[float], float], space: SearchSpace) -> None:
-        super().__init__(score, space)
+        super().__init__(score, space, coarse=score)  # a coarse measure: the passes stream
         self.streamed = False
 
     def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
@@ -173,8 +173,38 @@ class StreamThatFellShort(CallableProbe):
 def test_frames_of_a_stream_that_fell_short_are_set_apart(strategy: str) -> None:
     space = SearchSpace(9_500.0, 10_500.0, 10.0, 9_500.0)
     probe = StreamThatFellShort(lorentz(FOCUS, 4.0), space)
-    peak, reason = run_strategy(strategy, probe, space)
-    assert peak is not None, reason
+    peak, failure = run_strategy(strategy, probe, space)
+    assert peak is not None, failure
     assert abs(peak.z_um - FOCUS) < 1.0
     assert [s.z_um for s in probe.curve.set_aside] == [9_500.0, FOCUS + 48.0]
     assert probe.curve.frames_taken == len(probe.curve) + 2
+
+
+class ZoomStreamThatFellShort(CallableProbe):
+    """The first zoom pass's stream gone wrong: a transparent specimen's route, where the fine
+    score leads the zoom, must set that stream's frames apart on the probe's own curve."""
+
+    def __init__(self, score: Callable[[float], float], space: SearchSpace) -> None:
+        super().__init__(score, space, coarse=score)
+        self.passes = 0
+        self.bogus: list[Sample] = []
+
+    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
+              stop_when: StopWhen | None = None) -> list[Sample]:
+        self.passes += 1
+        if self.passes != 2:
+            return super().sweep(start_um, end_um, spacing_um, stop_when=stop_when)
+        self.bogus = [self.curve.add(start_um, 1.0, coarse=1.0, moving=True),
+                      self.curve.add(FOCUS + 30.0, 60.0, coarse=60.0, moving=True)]
+        return list(self.bogus)
+
+
+def test_a_short_stream_on_the_fine_led_route_is_set_apart_on_the_probes_curve() -> None:
+    space = SearchSpace(9_500.0, 10_500.0, 10.0, 9_500.0, expect="dip")
+    probe = ZoomStreamThatFellShort(lorentz(FOCUS, 8.0), space)
+    peak, failure = run_strategy("coarse-to-fine", probe, space)
+    assert probe.passes >= 2 and probe.bogus
+    assert probe.curve.set_aside == probe.bogus
+    assert all(s not in probe.curve.samples for s in probe.bogus)
+    assert peak is not None, failure
+    assert abs(peak.z_um - FOCUS) < 1.0

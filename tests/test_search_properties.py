@@ -93,8 +93,10 @@ def commanded_positions(problem: tuple[SearchSpace, float, float, float, int], s
     # A timeline of the hardware alone: the same example must draw the same noise when replayed.
     run_settings = AutofocusSettings(space.lo_um, space.hi_um, space.step_um, strategy=strategy,
                                      compute_waits=False)
-    probe = HardwareProbe(scope, space, lambda frame: float(frame[0, 0]), run_settings,
-                          lambda event: None, None)
+    # With a coarse score the pass-based route streams; with one score the step-grid route runs.
+    score = lambda frame: float(frame[0, 0])  # noqa: E731
+    probe = HardwareProbe(scope, space, score, run_settings, lambda event: None, None,
+                          score if streamed else None)
     run_strategy(strategy, probe, space)  # a LimitError from the probe would fail the test
     return space, stage.commanded, probe
 

@@ -101,4 +101,4 @@ def test_a_top_at_the_end_of_the_widened_window_is_not_focus() -> None:
     result = run_autofocus(devices, AutofocusSettings(FOCUS - 48, FOCUS + 52, 2.0,
                                                       strategy="refocus"))
     assert not result.focused
-    assert "beyond" in result.reason
+    assert result.reason_code == "beyond_upper", result.reason

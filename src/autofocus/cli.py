@@ -164,6 +164,9 @@ def focus(
         help=f"focus measure: {', '.join(METRICS)} (default: the mode's)")] = None,
     mode: Annotated[str, typer.Option(
         help=f"imaging mode, picks the default measure: {', '.join(MODES)}")] = "auto",
+    layer: Annotated[str, typer.Option(
+        help="of several separated peaks (a section and dust): auto, nearest, lowest, highest, "
+        "strongest")] = "auto",
     roi: Annotated[str | None, typer.Option(help="region of interest X,Y,WIDTH,HEIGHT (pixels)")] = None,
     settle_ms: Annotated[float, typer.Option(help="wait after each move, ms")] = 0.0,
     backlash_um: Annotated[float, typer.Option(help="final approach from below by this much, um")] = 0.0,
@@ -203,6 +206,7 @@ def focus(
         strategy=strategy,
         metric=tutorial_metric_if_blur(metric, blur),
         mode=mode,
+        layer=layer,
         blur=DEFAULT_BLUR if blur is None else blur,
         roi=parse_roi(roi),
         settle_s=settle_ms / 1000.0,

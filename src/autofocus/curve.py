@@ -3,10 +3,11 @@
 Two ways to read a curve:
 
 - :meth:`FocusCurve.locate_best_frame` is the tutorial's answer (the best frame wins), made honest
-  by one check: a flat curve (an empty field, where scores differ only by noise) is not a focus.
+  by two checks: a flat curve (an empty field, where scores differ only by noise) is not a focus,
+  and neither is a best frame at an end of the range (focus may lie beyond it).
 - :meth:`FocusCurve.locate_peak` fits the peak between samples and checks that the curve supports
-  an answer at all: not flat, not highest at the edge of the range, one peak rather than several
-  comparable ones, and enough points above the noise. Each failed check raises
+  an answer at all: not flat, not highest at the edge of the range, one peak or one layer chosen
+  among several (:mod:`autofocus.layers`), and enough points above the noise. Each failed check raises
   :class:`FocusNotFound` with the reason.
 
 Transparent specimens (weak phase objects in transmitted light) are invisible at focus: their
@@ -18,7 +19,6 @@ and a balanced pair of humps around a dip as a transparent specimen, focused at 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -27,7 +27,17 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
+from autofocus.confidence import (
+    CLEAR_RELATIVE,
+    FIT_LEVEL,
+    FLAT_SNR,
+    contrast_term,
+    evidence_confidence,
+    run_above,
+)
 from autofocus.errors import FocusNotFound
+from autofocus.layers import Layer, choose_layer, close_as_humps
+from autofocus.numerics import fit_vertex, parabola_vertex, robust_sigma
 
 FloatArray = npt.NDArray[np.float64]
 Expect = Literal["peak", "dip", "auto"]
@@ -36,20 +46,18 @@ show, else the peak ("dip" and "auto" read curves alike and differ in the search
 
 # A curve whose peak rises less than this many noise deviations above its baseline is flat:
 # on 101 frames of pure noise the largest value lies about 4 deviations above the 10th percentile.
-FLAT_SNR = 10.0
+# (FLAT_SNR is defined with the confidence, whose contrast term starts there.)
 BASELINE_PERCENTILE = 10.0
 # ... or less than this fraction of its baseline: focus measures on an empty field still vary by
 # a fraction of a percent with illumination drift, which the noise estimate may not see.
 FLAT_RELATIVE = 0.03
 # A peak rising by more than this fraction of its baseline is never flat, whatever the noise
 # estimate says: a densely sampled sharp peak can inflate that estimate, noise cannot do this.
-CLEAR_RELATIVE = 0.5
 # A second peak at least this high (relative to the main one, above the baseline) is a rival.
 COMPARABLE = 0.5
 # Points at least this many noise deviations above the baseline count as "above noise".
 ABOVE_NOISE_SNR = 4.0
-# The fit uses the contiguous points around the best one that reach this fraction of its height.
-FIT_LEVEL = 0.3
+# The fit uses the contiguous points around the best one that reach FIT_LEVEL of its height.
 # Two humps are a transparent specimen's when the lower one reaches this fraction of the higher
 # one and the dip between them falls this far (fraction of the lower hump) below it.
 HUMP_BALANCE = 0.4
@@ -146,7 +154,7 @@ class FocusCurve:
     def best_sample(self) -> Sample:
         """The highest-scoring sample (first one on ties, as the tutorial's strict '>')."""
         if not self.samples:
-            raise FocusNotFound("no frames were scored")
+            raise FocusNotFound("no frames were scored", "no_data")
         return max(self.samples, key=lambda s: s.score)
 
     def locate_best_frame(self) -> Peak:
@@ -157,15 +165,25 @@ class FocusCurve:
         z, scores = profile(self)
         stats = curve_stats(z, scores)
         check_not_flat(stats)
-        best = self.best_sample()
-        return Peak(best.z_um, best.score, confidence=snr_confidence(stats), method="best-frame")
+        best_frame = self.best_sample()
+        best = int(np.argmin(np.abs(z - best_frame.z_um)))
+        check_not_at_edge(z, best, None, None)
+        peaks = significant_peaks(scores, stats)
+        rival = max((p.height for p in peaks if p.index != best), default=0.0)
+        confidence = evidence_confidence(z, scores, best, stats.baseline, stats.noise,
+                                         rival / max(stats.prominence, 1e-300))
+        return Peak(best_frame.z_um, best_frame.score, confidence=confidence, method="best-frame")
 
     def locate_peak(self, lo_um: float | None = None, hi_um: float | None = None, *,
-                    expect: Expect = "peak", min_points: int = 3) -> Peak:
+                    expect: Expect = "peak", min_points: int = 3, layer: Layer = "auto",
+                    start_um: float | None = None, dof_um: float | None = None) -> Peak:
         """The curve's answer with sub-sample fitting and confidence checks.
 
         ``lo_um``/``hi_um`` are the edges of the searched range (default: the outermost
-        samples); a best sample on one of them is an edge peak. Raises FocusNotFound with the
+        samples); a best sample on one of them is an edge peak. Several peaks are layers, chosen
+        by ``layer`` (:mod:`autofocus.layers`; ``start_um`` is where "nearest" measures from);
+        two humps around a dip are a transparent specimen's only when they lie as close as its
+        humps do (``dof_um``: the depth of field, when known). Raises FocusNotFound with the
         reason when the curve does not support an answer."""
         z, scores = profile(self)
         stats = curve_stats(z, scores)
@@ -173,37 +191,46 @@ class FocusCurve:
         peaks = significant_peaks(scores, stats)
         if expect != "peak" and len(peaks) >= 2:
             humps = transparent_humps(z, scores, peaks, stats)
-            if humps is not None:
+            if humps is not None and close_as_humps(z, scores, *humps, stats.baseline, dof_um):
                 return locate_dip(z, scores, humps, stats)
         # No humps: a transparent specimen sampled more coarsely than its humps lie apart (a few
         # depths of field) shows one peak, as the real brightfield_cells_set1 does (planes ~10 um
         # apart), and that peak is its focus. So "dip" reads the curve as "auto" does; the two
         # differ in the search, where the coarse score never leads a declared transparent one.
-        check_one_peak(z, peaks, stats)
-        best = int(np.argmax(scores))
+        tops = [(p.index, p.height) for p in peaks] or [(int(np.argmax(scores)), stats.prominence)]
+        # Peaks as close as one peak's own width are one peak with a notch or noise on its
+        # top, not layers: they only lower the confidence.
+        first = tops[0][0]
+        close = [t for t in tops[1:] if close_as_humps(z, scores, min(first, t[0]), max(first, t[0]),
+                                                       stats.baseline, dof_um)]
+        for other in close:
+            check_no_close_rival(z, scores, first, other, stats.baseline)
+        best, rival = choose_layer(z, [t for t in tops if t not in close], layer, start_um)
+        if close and best == first:
+            rival = max(rival, close[0][1] / tops[0][1])
         check_not_at_edge(z, best, lo_um, hi_um)
         # "Above noise" is capped at the fit level: a densely sampled sharp peak can inflate the
         # noise estimate past its own height, yet its points plainly carry the peak.
-        level = min(ABOVE_NOISE_SNR * stats.noise, FIT_LEVEL * stats.prominence)
-        above = int(np.count_nonzero(scores > stats.baseline + level))
+        level = min(ABOVE_NOISE_SNR * stats.noise, FIT_LEVEL * (scores[best] - stats.baseline))
+        lo_run, hi_run = run_above(scores, best, stats.baseline + level)
+        above = hi_run - lo_run + 1
         if above < min_points:
             raise FocusNotFound(
                 f"only {above} point(s) rise above the noise; at least {min_points} are needed "
-                "to place the peak (a spike, or the peak is narrower than the sampling)"
+                "to place the peak (a spike, or the peak is narrower than the sampling)", "sparse"
             )
         z_fit, method = fit_peak(z, scores, best, stats.baseline)
-        rival = peaks[1].height / peaks[0].height if len(peaks) > 1 else 0.0
-        confidence = snr_confidence(stats) * (1.0 - rival) * min(1.0, above / 5.0)
-        return Peak(z_fit, float(scores[best]), confidence=clip01(confidence), method=method)
+        confidence = evidence_confidence(z, scores, best, stats.baseline, stats.noise, rival)
+        return Peak(z_fit, float(scores[best]), confidence=confidence, method=method)
 
 
 def profile(curve: FocusCurve) -> tuple[FloatArray, FloatArray]:
     """Positions sorted ascending, with the mean score of repeated positions."""
     if not curve.samples:
-        raise FocusNotFound("no frames were scored")
+        raise FocusNotFound("no frames were scored", "no_data")
     z, scores = curve.z(), curve.scores()
     if not np.all(np.isfinite(scores)):
-        raise FocusNotFound("some focus scores are not finite numbers")
+        raise FocusNotFound("some focus scores are not finite numbers", "no_data")
     unique, inverse = np.unique(np.round(z, 6), return_inverse=True)
     sums = np.bincount(inverse, weights=scores)
     counts = np.bincount(inverse)
@@ -229,9 +256,7 @@ def curve_stats(z: FloatArray, scores: FloatArray) -> CurveStats:
     residuals = [quadratic_residual(z[i - 2 : i + 3], scores[i - 2 : i + 3]) for i in range(2, len(z) - 2)]
     # The centre point of a five-point quadratic carries about half the fit (leverage 17/35),
     # which shrinks its residual by sqrt(1 - 17/35) relative to the noise.
-    finite = np.abs(np.array(residuals, dtype=float))
-    finite = finite[np.isfinite(finite)]
-    noise = 1.4826 * float(np.median(finite)) / math.sqrt(18 / 35) if len(finite) else 0.0
+    noise = robust_sigma(np.array(residuals, dtype=float)) / math.sqrt(18 / 35)
     return CurveStats(baseline, max(noise, floor), float(np.max(scores)))
 
 
@@ -246,13 +271,23 @@ def quadratic_residual(z: FloatArray, scores: FloatArray) -> float:
     return float(scores[2] - coefficients[2])
 
 
+def is_flat(z: FloatArray, scores: FloatArray) -> bool:
+    """Whether :func:`check_not_flat` would call this profile flat."""
+    try:
+        check_not_flat(curve_stats(z, scores))
+    except FocusNotFound:
+        return True
+    return False
+
+
 def check_not_flat(stats: CurveStats) -> None:
     relative = stats.prominence / max(abs(stats.baseline), 1e-300)
     if relative < FLAT_RELATIVE or (stats.snr < FLAT_SNR and relative < CLEAR_RELATIVE):
         raise FocusNotFound(
             f"the focus curve is flat: its peak rises only {stats.snr:.1f} noise deviations "
             f"({100 * relative:.2g} %) above its "
-            "baseline (empty field, or no specimen in range?)"
+            "baseline (empty field, or no specimen in range?)",
+            "flat",
         )
 
 
@@ -280,8 +315,24 @@ def check_one_peak(z: FloatArray, peaks: list[LocalPeak], stats: CurveStats) -> 
         raise FocusNotFound(
             f"several comparable peaks: at {first:.2f} um and {second:.2f} um "
             f"({100 * peaks[1].height / peaks[0].height:.0f} % as high); which one is focus is "
-            "ambiguous (two layers, dust on a coverslip, or a transparent specimen: try --mode auto)"
+            "ambiguous (two layers, dust on a coverslip, or a transparent specimen: try --mode auto)",
+            "rivals",
         )
+
+
+def check_no_close_rival(z: FloatArray, scores: FloatArray, first: int, other: tuple[int, float],
+                         baseline: float) -> None:
+    """Two close peaks of similar height with a deep dip between them (a transparent
+    specimen's humps read as peaks) are ambiguous; a shallow dip is one peak's notch."""
+    left, right = sorted((first, other[0]))
+    height = float(scores[first]) - baseline
+    if other[1] < COMPARABLE * height or right - left < 2:
+        return
+    dip = float(scores[left + 1 : right].min()) - baseline
+    if dip <= (1.0 - DIP_DEPTH) * min(height, other[1]):
+        raise FocusNotFound(
+            f"several comparable peaks close together: at {z[left]:.2f} um and {z[right]:.2f} um "
+            "(a transparent specimen's two humps? try --mode auto)", "rivals")
 
 
 def check_not_at_edge(z: FloatArray, best: int, lo_um: float | None, hi_um: float | None) -> None:
@@ -290,10 +341,10 @@ def check_not_at_edge(z: FloatArray, best: int, lo_um: float | None, hi_um: floa
     tolerance = 1e-6 + 1e-9 * max(abs(lo), abs(hi))
     if best == 0 and z[0] <= lo + tolerance:
         raise FocusNotFound(f"the score is highest at the lower edge of the range ({z[0]:.2f} um): "
-                            "focus may lie below it")
+                            "focus may lie below it", "beyond_lower")
     if best == len(z) - 1 and z[-1] >= hi - tolerance:
         raise FocusNotFound(f"the score is highest at the upper edge of the range ({z[-1]:.2f} um): "
-                            "focus may lie above it")
+                            "focus may lie above it", "beyond_upper")
 
 
 def fit_peak(z: FloatArray, scores: FloatArray, best: int, baseline: float) -> tuple[float, str]:
@@ -303,18 +354,7 @@ def fit_peak(z: FloatArray, scores: FloatArray, best: int, baseline: float) -> t
     reach ``FIT_LEVEL`` of the peak's height: near their maximum, focus curves are close to
     Gaussian, and the log makes the fit insensitive to the overall scale. Falls back to a
     parabola through the three points around the best one, then to the best point itself."""
-    window = fit_window(scores, best, baseline)
-    if len(window) >= 3:
-        heights = scores[window] - baseline
-        vertex = log_parabola_vertex(z[window], heights)
-        if vertex is not None:
-            return vertex, "gaussian-fit"
-    if 0 < best < len(z) - 1:
-        three = np.arange(best - 1, best + 2)
-        vertex = parabola_vertex(z[three], scores[three])
-        if vertex is not None:
-            return vertex, "parabola-fit"
-    return float(z[best]), "best-sample"
+    return fit_vertex(z, scores, best, baseline, fit_window(scores, best, baseline))
 
 
 def fit_window(scores: FloatArray, best: int, baseline: float) -> npt.NDArray[np.intp]:
@@ -329,52 +369,6 @@ def fit_window(scores: FloatArray, best: int, baseline: float) -> npt.NDArray[np
         hi += 1
     lo, hi = min(lo, max(best - 1, 0)), max(hi, min(best + 1, len(scores) - 1))
     return np.arange(lo, hi + 1)
-
-
-def log_parabola_vertex(z: FloatArray, heights: FloatArray) -> float | None:
-    """Vertex of a weighted parabola through ``log(heights)``, if it is a maximum inside the points.
-
-    Weights are proportional to the height: the log stretches the noise of small heights."""
-    positive = heights > 0
-    if np.count_nonzero(positive) < 3:
-        return None
-    hs = heights[positive]
-    return maximum_vertex(z[positive], np.log(hs), hs / hs.max())
-
-
-def parabola_vertex(z: FloatArray, scores: FloatArray) -> float | None:
-    """Vertex of a parabola through ``scores``, if it is a maximum inside the points."""
-    return maximum_vertex(z, scores, np.ones_like(scores))
-
-
-def maximum_vertex(z: FloatArray, y: FloatArray, w: FloatArray) -> float | None:
-    """Vertex of a parabola fitted to ``y`` over ``z`` with weights ``w``, if it is a maximum
-    (the parabola opens downward) inside the span of ``z``; else None. The one vertex
-    arithmetic of :func:`log_parabola_vertex` (a Gaussian) and :func:`parabola_vertex`."""
-    centre, scale = float(z.mean()), float(np.ptp(z)) or 1.0
-    u = (z - centre) / scale  # conditioning: z may be 10 000 um with a 1 um spread
-    coefficients = safe_polyfit(u, y, w)
-    if coefficients is None:
-        return None
-    a, b = coefficients
-    if not a < 0:
-        return None
-    vertex = centre + scale * (-b / (2 * a))
-    return float(vertex) if z.min() <= vertex <= z.max() else None
-
-
-def safe_polyfit(u: FloatArray, y: FloatArray, w: FloatArray) -> tuple[float, float] | None:
-    """Quadratic and linear coefficients of a weighted parabola fit, or None when the points
-    cannot determine one (coincident positions, overflowing scores)."""
-    if not (np.all(np.isfinite(u)) and np.all(np.isfinite(y)) and np.ptp(u) > 0):
-        return None
-    try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", np.exceptions.RankWarning)
-            a, b, _ = np.polyfit(u, y, 2, w=w)
-    except (np.linalg.LinAlgError, ValueError):
-        return None
-    return (float(a), float(b)) if math.isfinite(a) and math.isfinite(b) else None
 
 
 def transparent_humps(z: FloatArray, scores: FloatArray, peaks: list[LocalPeak],
@@ -420,15 +414,8 @@ def locate_dip(z: FloatArray, scores: FloatArray, humps: tuple[int, int], stats:
 
 
 def snr_confidence(stats: CurveStats) -> float:
-    """0 at the flatness threshold, approaching 1 for a peak far above the noise.
-
-    A curve that passed :func:`check_not_flat` by rising far above its baseline while its noise
-    estimate said otherwise (a few recorded planes, or a densely sampled sharp peak, inflate that
-    estimate) is scored on that rise instead: the same evidence that let it pass."""
-    if stats.snr >= FLAT_SNR:
-        return clip01(1.0 - math.exp(-(stats.snr - FLAT_SNR) / (4 * FLAT_SNR)))
-    relative = stats.prominence / max(abs(stats.baseline), 1e-300)
-    return clip01(1.0 - math.exp(-(relative - CLEAR_RELATIVE) / (4 * CLEAR_RELATIVE)))
+    """The contrast term of the confidence (:mod:`autofocus.confidence`) of a curve."""
+    return contrast_term(stats.snr, stats.prominence / max(abs(stats.baseline), 1e-300))
 
 
 def clip01(value: float) -> float:

@@ -3,6 +3,8 @@ themselves are defined here and nowhere else."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_FOCUSED",
@@ -14,8 +16,10 @@ __all__ = [
     "FocusNotFound",
     "InputError",
     "LimitError",
+    "ReasonCode",
     "SearchTimeout",
     "StageError",
+    "beyond",
 ]
 
 EXIT_FOCUSED = 0
@@ -70,11 +74,38 @@ class SearchTimeout(AutofocusError):
     exit_code = EXIT_HARDWARE
 
 
+ReasonCode = Literal["flat", "beyond_lower", "beyond_upper", "rivals", "two_layers", "sparse",
+                     "unresolved", "no_data"]
+"""Why focus was not found, for programs (the sentence beside it is for people):
+
+- ``flat``: nothing rises above the noise (empty field, no specimen in range);
+- ``beyond_lower`` / ``beyond_upper``: the score still rises at that end of the range, so focus
+  may lie beyond it (widen the range that way);
+- ``rivals``: several comparable peaks and nothing to choose between them;
+- ``two_layers``: two separated layers (a section and dust on the coverslip) of similar strength;
+- ``sparse``: too few points carry the peak to place it (a spike, or sampling too coarse);
+- ``unresolved``: the refinement never resolved a peak where the curve put focus;
+- ``no_data``: no usable scores (no frames, or scores that are not finite numbers)."""
+
+
 class FocusNotFound(AutofocusError):
-    """The focus curve does not support an answer (flat, edge peak, ambiguous, too noisy)."""
+    """The focus curve does not support an answer (flat, edge peak, ambiguous, too noisy).
+
+    ``kind`` says why in a form decisions may read (never the message text)."""
 
     exit_code = 1
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, kind: ReasonCode = "unresolved") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind: ReasonCode = kind
+
+    @property
+    def direction(self) -> str:
+        """"lower"/"upper" for a focus beyond that end of the range, else ""."""
+        return self.kind.removeprefix("beyond_") if self.kind.startswith("beyond_") else ""
+
+
+def beyond(end: Literal["lower", "upper"]) -> ReasonCode:
+    """The reason code of a focus beyond the ``end`` end of the range."""
+    return "beyond_lower" if end == "lower" else "beyond_upper"

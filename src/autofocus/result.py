@@ -26,7 +26,13 @@ class FocusResult:
     strategy: str
     metric: str = ""
     reason: str = ""
+    reason_code: str = ""
+    """Why focus was not found, for programs (see :data:`autofocus.errors.ReasonCode`); "" when
+    focused."""
     confidence: float = 0.0
+    method: str = ""
+    """How the answer was placed (``gaussian-fit``, ``parabola-fit``, ``best-sample``,
+    ``best-frame``, ``dip-fit``, ...); "" when not found."""
     hardware_s: float = 0.0
     """Time the hardware worked: moves, settling, exposures, readout (the simulator's virtual
     clock, less the time the loop waited for computing)."""
@@ -66,6 +72,8 @@ class FocusResult:
             "metric": self.metric,
             "confidence": self.confidence,
             "reason": self.reason,
+            "reason_code": self.reason_code,
+            "method": self.method,
             "curve": [
                 {"z_um": s.z_um, "score": s.score, "t_s": s.t_s} for s in self.curve.samples
             ],

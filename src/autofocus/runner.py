@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from autofocus.curve import FocusCurve, Peak, Sample
 from autofocus.devices.base import ContinuousStage, Microscope
-from autofocus.errors import AutofocusError, InputError, LimitError, SearchTimeout
+from autofocus.errors import AutofocusError, FocusNotFound, InputError, LimitError, SearchTimeout
 from autofocus.events import EventHandler, ProgressEvent
 from autofocus.frames import Frame
+from autofocus.layers import check_layer
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
 from autofocus.pipeline import ComputeTime, Scores, ScoringPipeline
@@ -68,8 +69,11 @@ class AutofocusSettings:
     timeout_s: float | None = None
     near_um: float | None = None
     """Where focus is expected (the prior of ``refocus`` and ``brent``); None: where the stage is."""
+    layer: str = "auto"
+    """Which of several separated peaks is focus (:mod:`autofocus.layers`)."""
     dof_um: float | None = None
-    """The objective's depth of field; None: the microscope's, when it knows it."""
+    """The objective's depth of field; None: the microscope's, when it knows it (two humps are a
+    transparent specimen's only within a few of it; refocus takes it as the curve's width)."""
     on_miss: OnMiss = "widen"
     """What ``refocus`` does when focus is not within its window (see :class:`SearchSpace`)."""
     pipeline: bool = True
@@ -108,6 +112,7 @@ class AutofocusSettings:
             raise InputError(f"on_miss must be one of {', '.join(ON_MISS)}")
         get_strategy(self.strategy)
         self.score_functions()  # metric, blur, roi and downsample: checked by their owner, metrics
+        # layer and depth of field: checked by their owner, SearchSpace (before anything moves)
 
     @property
     def metric_name(self) -> str:
@@ -171,6 +176,10 @@ class HardwareProbe:
     @property
     def curve(self) -> FocusCurve:
         return self._curve
+
+    @property
+    def coarse_measured(self) -> bool:
+        return self._coarse_frame is not None
 
     def move(self, z_um: float) -> None:
         """The only way this run moves the stage: checked against the allowed interval first."""
@@ -251,6 +260,9 @@ class HardwareProbe:
                 pipeline.close()
         return self._curve.samples[first:]
 
+    def discard(self, samples: list[Sample]) -> None:
+        self._curve.set_apart(samples)
+
     def _scores(self, frame: Frame) -> Scores:
         value = float(self._score_frame(frame))
         coarse = float(self._coarse_frame(frame)) if self._coarse_frame is not None else None
@@ -301,13 +313,14 @@ def run_autofocus(
     prior = start_z if settings.near_um is None else settings.near_um
     dof = settings.dof_um if settings.dof_um is not None else microscope.depth_of_field_um
     space = SearchSpace(lo, hi, settings.step_um, min(max(prior, lo), hi),
-                        expect_for_mode(settings.mode), dof_um=dof, on_miss=settings.on_miss)
+                        expect_for_mode(settings.mode), check_layer(settings.layer), dof_um=dof,
+                        on_miss=settings.on_miss)
     score_frame, coarse_frame = settings.score_functions()
     probe = HardwareProbe(microscope, space, score_frame, settings, emit, on_frame, coarse_frame)
     began = clock.now()
     emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
 
-    def finish(peak: Peak | None, reason: str, final_z: float | None) -> FocusResult:
+    def finish(peak: Peak | None, failure: FocusNotFound | None, final_z: float | None) -> FocusResult:
         probe.timer.resume()  # the last decisions: the user waits for them too
         wall = clock.now() - began
         exposure = float(microscope.camera.exposure_s)
@@ -318,8 +331,10 @@ def run_autofocus(
             curve=probe.curve,
             strategy=settings.strategy,
             metric=settings.metric_name,
-            reason=reason,
+            reason=failure.reason if failure else "",
+            reason_code=failure.kind if failure else "",
             confidence=peak.confidence if peak else 0.0,
+            method=peak.method if peak else "",
             hardware_s=wall - probe.timer.waited_s,
             compute_s=probe.compute_s,
             wall_s=wall,
@@ -333,15 +348,16 @@ def run_autofocus(
             # frames near it are not blurred by the stand's vibration.
             probe.move(space.start_um)
             clock.sleep(max(settings.settle_s, PRIOR_RING_OUT_S))
-        peak, reason = run_strategy(settings.strategy, probe, space)
+        peak, failure = run_strategy(settings.strategy, probe, space)
         if peak is None:
             probe.timer.resume()
             returned = return_to(microscope, start_z, emit)
+            reason = failure.reason if failure else ""
             emit(ProgressEvent("not-found", probe.curve.frames_taken, message=reason))
-            return finish(None, reason, returned)
+            return finish(None, failure, returned)
         emit(ProgressEvent("final-move", probe.curve.frames_taken, peak.z_um, peak.score))
         approach(probe, peak.z_um, settings.backlash_um, lo)
-        result = finish(peak, "", stage.position_um())
+        result = finish(peak, None, stage.position_um())
         emit(ProgressEvent("done", probe.curve.frames_taken, peak.z_um, peak.score))
         return result
     except BaseException as exc:

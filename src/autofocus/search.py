@@ -38,10 +38,13 @@ from collections.abc import Callable
 
 from autofocus.curve import Expect, FocusCurve, Peak, Sample
 from autofocus.errors import FocusNotFound, InputError, LimitError
+from autofocus.layers import Layer
 from autofocus.result import FocusResult
 from autofocus.space import (
     ON_MISS,
+    FrameBudget,
     OnMiss,
+    OverBudget,
     Probe,
     SearchSpace,
     StopWhen,
@@ -56,6 +59,7 @@ from autofocus.strategies.continuous import continuous
 from autofocus.strategies.passes import fit_fine, next_window
 from autofocus.strategies.refocus import refocus
 from autofocus.strategies.sweep import sweep
+from autofocus.strategies.verdict import judged
 
 __all__ = [
     "DEFAULT_STRATEGY",
@@ -112,6 +116,10 @@ class CallableProbe:
     def curve(self) -> FocusCurve:
         return self._curve
 
+    @property
+    def coarse_measured(self) -> bool:
+        return self._coarse is not None
+
     def sample(self, z_um: float) -> float:
         if not self._space.contains(z_um):
             raise LimitError(
@@ -128,15 +136,28 @@ class CallableProbe:
               stop_when: StopWhen | None = None) -> list[Sample]:
         return stepped_sweep(self, start_um, end_um, spacing_um, stop_when=stop_when)
 
+    def discard(self, samples: list[Sample]) -> None:
+        self._curve.set_apart(samples)
 
 
-def run_strategy(strategy_name: str, probe: Probe, space: SearchSpace) -> tuple[Peak | None, str]:
-    """Run a strategy; return its peak, or None and the reason focus was not found."""
+def run_strategy(strategy_name: str, probe: Probe,
+                 space: SearchSpace) -> tuple[Peak | None, FocusNotFound | None]:
+    """Run a strategy; return its peak, or None and why focus was not found."""
     strategy = get_strategy(strategy_name)
+    # Never more frames than the sweep over the same range and step: a strategy that would
+    # exceed them is stopped there and the frames it has are judged as a sweep's would be.
+    budget = FrameBudget(probe, len(sweep_positions(space.lo_um, space.hi_um, space.step_um)))
     try:
-        return strategy(probe, space), ""
+        return strategy(budget, space), None
+    except OverBudget:
+        try:
+            return judged(probe, space, probe.curve.locate_peak(
+                space.lo_um, space.hi_um, expect=space.expect, layer=space.layer,
+                start_um=space.start_um, dof_um=space.dof_um)), None
+        except FocusNotFound as exc:
+            return None, exc
     except FocusNotFound as exc:
-        return None, exc.reason
+        return None, exc
 
 
 def find_focus(
@@ -149,6 +170,8 @@ def find_focus(
     start_z_um: float | None = None,
     coarse_score: Callable[[float], float] | None = None,
     expect: Expect = "peak",
+    layer: Layer = "auto",
+    dof_um: float | None = None,
 ) -> FocusResult:
     """Find the peak of ``score(z_um)`` between ``start_um`` and ``end_um``.
 
@@ -157,18 +180,22 @@ def find_focus(
     ``coarse_score(z_um)``, when given, is the wide-capture score strategies bracket focus with
     (for instance the same measure on a downsampled frame); ``start_z_um`` is where local
     strategies start (default: ``start_um``); ``expect`` is ``"peak"``, ``"dip"`` (transparent
-    specimens) or ``"auto"``.
+    specimens) or ``"auto"``; ``layer`` picks among separated peaks (:mod:`autofocus.layers`);
+    ``dof_um`` is the optics' depth of field, when known.
     """
     space = SearchSpace(
-        start_um, end_um, step_um, start_um if start_z_um is None else start_z_um, expect
+        start_um, end_um, step_um, start_um if start_z_um is None else start_z_um, expect,
+        layer, dof_um,
     )
     get_strategy(strategy)  # reject an unknown name before any scoring
     probe = CallableProbe(score, space, coarse_score)
     began = time.perf_counter()
-    peak, reason = run_strategy(strategy, probe, space)
+    peak, failure = run_strategy(strategy, probe, space)
     elapsed = time.perf_counter() - began
     if peak is None:
-        return FocusResult("not_found", None, None, probe.curve, strategy, reason=reason,
-                           compute_s=elapsed, wall_s=elapsed)
+        assert failure is not None
+        return FocusResult("not_found", None, None, probe.curve, strategy, reason=failure.reason,
+                           reason_code=failure.kind, compute_s=elapsed, wall_s=elapsed)
     return FocusResult("focused", peak.z_um, peak.score, probe.curve, strategy,
-                       confidence=peak.confidence, compute_s=elapsed, wall_s=elapsed)
+                       confidence=peak.confidence, method=peak.method, compute_s=elapsed,
+                       wall_s=elapsed)

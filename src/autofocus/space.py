@@ -15,9 +15,8 @@ from typing import Literal, Protocol
 
 from autofocus.curve import Expect, FocusCurve, Peak, Sample
 from autofocus.errors import InputError
-
-# Positions closer than this are the same position: it absorbs float rounding in step arithmetic.
-POSITION_TOLERANCE_UM = 1e-6
+from autofocus.layers import Layer, check_layer
+from autofocus.numerics import POSITION_TOLERANCE_UM
 
 OnMiss = Literal["widen", "search", "fail"]
 ON_MISS: tuple[OnMiss, ...] = ("widen", "search", "fail")
@@ -40,7 +39,12 @@ class SearchSpace:
     step_um: float
     start_um: float
     expect: Expect = "peak"
+    layer: Layer = "auto"
+    """Which of several separated peaks (layers) is focus (:mod:`autofocus.layers`)."""
     dof_um: float | None = None
+    """The optics' depth of field when known (the runner fills it from the objective): two humps
+    are a transparent specimen's only within a few of it; else their widths decide; refocus
+    takes it as the expected curve width."""
     on_miss: OnMiss = "widen"
 
     def __post_init__(self) -> None:
@@ -53,8 +57,9 @@ class SearchSpace:
             raise InputError("step must be positive")
         if self.expect not in ("peak", "dip", "auto"):
             raise InputError(f"expect must be peak, dip or auto, got {self.expect!r}")
+        check_layer(self.layer)
         if self.dof_um is not None and not (math.isfinite(self.dof_um) and self.dof_um > 0):
-            raise InputError("the depth of field must be a positive number")
+            raise InputError("the depth of field must be a positive number of um")
         if self.on_miss not in ON_MISS:
             raise InputError(f"on_miss must be one of {', '.join(ON_MISS)}, got {self.on_miss!r}")
 
@@ -75,6 +80,12 @@ class Probe(Protocol):
     @property
     def curve(self) -> FocusCurve: ...
 
+    @property
+    def coarse_measured(self) -> bool:
+        """Whether frames carry a coarse score of their own (a wide-capture measure on a
+        downsampled frame); without one the coarse score is the fine one."""
+        ...
+
     def sample(self, z_um: float) -> float:
         """Score the frame at ``z_um`` (recorded on ``curve``, with its coarse score)."""
         ...
@@ -87,6 +98,12 @@ class Probe(Protocol):
         ``stop_when`` (optional) is asked after each frame with the pass's frames so far; when
         it answers True the pass ends there (a moving stage stops where it is, inside the
         segment) and returns those frames."""
+        ...
+
+    def discard(self, samples: list[Sample]) -> None:
+        """Stop trusting these frames of ``curve`` (a stream that fell short: their z is
+        unknown). They still count as frames taken (:meth:`FocusCurve.set_apart`); only the
+        probe changes its curve."""
         ...
 
 
@@ -135,3 +152,54 @@ def stepped_sweep(probe: Probe, start_um: float, end_um: float, spacing_um: floa
         if stop_when is not None and stop_when(probe.curve.samples[first:]):
             break
     return probe.curve.samples[first:]
+
+
+class OverBudget(Exception):
+    """A strategy asked for more frames than the sweep over the same range would take."""
+
+
+class FrameBudget:
+    """A probe that lets a strategy take at most ``limit`` frames (the sweep's count over the
+    same range and step), then raises :class:`OverBudget`. It adds no state of its own: the
+    curve is the probe's own object."""
+
+    def __init__(self, probe: Probe, limit: int) -> None:
+        self._probe = probe
+        self.limit = limit
+
+    @property
+    def curve(self) -> FocusCurve:
+        return self._probe.curve
+
+    @property
+    def coarse_measured(self) -> bool:
+        return self._probe.coarse_measured
+
+    def _check(self, frames: int = 1) -> None:
+        if self._probe.curve.frames_taken + frames > self.limit:
+            raise OverBudget(f"more than the sweep's {self.limit} frames")
+
+    def sample(self, z_um: float) -> float:
+        self._check()
+        return self._probe.sample(z_um)
+
+    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
+              stop_when: StopWhen | None = None) -> list[Sample]:
+        self._check()
+        limit = self.limit
+
+        def stop(frames: list[Sample]) -> bool:
+            full = self._probe.curve.frames_taken >= limit
+            return full or (stop_when is not None and stop_when(frames))
+
+        samples = self._probe.sweep(start_um, end_um, spacing_um, stop_when=stop)
+        if self._probe.curve.frames_taken >= limit and not (
+                stop_when is not None and samples and stop_when(samples)):
+            lo, hi = sorted((start_um, end_um))
+            expected = len(even_positions(lo, hi, spacing_um))
+            if len(samples) < expected:
+                raise OverBudget(f"the sweep's {limit} frames were used up during a pass")
+        return samples
+
+    def discard(self, samples: list[Sample]) -> None:
+        self._probe.discard(samples)

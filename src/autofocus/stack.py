@@ -62,6 +62,7 @@ class StackResult:
     sharpest_index: int
     confidence: float
     reason: str
+    reason_code: str
     metric: str
     planes: int
     dtype: str
@@ -113,11 +114,12 @@ def analyse_scores(stack: ZStack, scores: Sequence[float], metric: str, dtype: s
         peak = curve.locate_peak(expect=expect, min_points=STACK_MIN_POINTS)
     except FocusNotFound as exc:
         return StackResult(status="not_found", best_index=None, best_plane=None, best_z_um=None,
-                           confidence=0.0, reason=exc.reason, **common)
+                           confidence=0.0, reason=exc.reason, reason_code=exc.kind, **common)
     fractional = plane_at(z, peak.z_um)
     return StackResult(
         status="focused", best_index=round(fractional), best_plane=fractional,
         best_z_um=peak.z_um if known_z else None, confidence=float(peak.confidence), reason="",
+        reason_code="",
         **common,
     )
 

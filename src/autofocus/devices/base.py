@@ -108,7 +108,8 @@ class Microscope:
     description: str = ""
     depth_of_field_um: float | None = None
     """The objective's depth of field when the set-up knows it (local searches size their
-    frames by it); None when unknown."""
+    frames by it; the search tells a transparent specimen's two humps, a few of it apart, from
+    two layers with it); None when unknown."""
     xy_stage: XYStage | None = None
     """The specimen stage, when there is one (focus maps need it; one focus does not)."""
 

@@ -17,10 +17,13 @@ A coarse peak at an end of the window is "not found": focus may lie beyond it.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from scipy import optimize
 
 from autofocus.curve import FocusCurve, Peak
-from autofocus.errors import FocusNotFound
+from autofocus.errors import FocusNotFound, beyond
+from autofocus.numerics import in_window
 from autofocus.space import Probe, SearchSpace
 from autofocus.strategies.passes import MIN_SPACING_FRACTION, coarse_agrees, coarse_of
 from autofocus.strategies.stepped import climb_fine, locate_at_rest
@@ -48,12 +51,12 @@ def brent(probe: Probe, space: SearchSpace) -> Peak:
     climb_fine(probe, lo, hi, best, CLIMB_START_STEPS * space.step_um,
                MIN_SPACING_FRACTION * space.step_um)
     peak = locate_at_rest(probe, lo, hi, space.expect)
-    window = [s for s in probe.curve.samples if lo - 1e-9 <= s.z_um <= hi + 1e-9]
+    window = in_window(probe.curve.samples, lo, hi)
     if not coarse_agrees(window, peak.z_um):
         # Far from focus the fine score can wander (side lobes, drift) where the coarse one is
         # flat: a fine peak the broad coarse score does not share is not focus.
         raise FocusNotFound(f"the fine score peaks at {peak.z_um:.2f} um where the coarse score "
-                            "is low: no focus in brent's window (start nearer focus?)")
+                            "is low: no focus in brent's window (start nearer focus?)", "unresolved")
     return peak
 
 
@@ -82,7 +85,7 @@ def coarse_brent(probe: Probe, space: SearchSpace, lo: float, hi: float, toleran
 def check_inside_window(best_um: float, lo: float, hi: float, margin: float) -> None:
     """Brent converging on an end of its window means the coarse score still rises there."""
     if best_um - lo <= margin or hi - best_um <= margin:
-        end = "lower" if best_um - lo <= margin else "upper"
+        end: Literal["lower", "upper"] = "lower" if best_um - lo <= margin else "upper"
         raise FocusNotFound(f"the coarse score is highest at the {end} edge of brent's window "
                             f"{lo:.2f}..{hi:.2f} um: focus may lie beyond it (start nearer "
-                            "focus, or use coarse-to-fine)")
+                            "focus, or use coarse-to-fine)", beyond(end))

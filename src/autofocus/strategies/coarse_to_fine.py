@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 from autofocus.curve import FocusCurve, Peak
 from autofocus.errors import FocusNotFound
-from autofocus.space import Probe, SearchSpace, StopWhen
+from autofocus.space import Probe, SearchSpace, StopWhen, sweep_positions
+from autofocus.strategies.grid import grid_search
 from autofocus.strategies.passes import (
-    bracket_focus,
+    bracket_or_look_between,
     coarse_spacing,
     interleaved_pass,
     pass_noise,
@@ -29,11 +30,14 @@ from autofocus.strategies.transparent import (
     transparent_in_passes,
     transparent_lead,
 )
+from autofocus.strategies.verdict import UNSEEN_RIVAL, hidden_rivals, judged, refine_rivals
 
 # The coarse pass steps this many user steps. The user's step is the tutorial's "small enough
 # that focus is not skipped" for the full-resolution score; the coarse score's capture range is
 # several times wider (benchmarks/search.py measures the trade-off).
 COARSE_FACTOR = 5.5
+# Ranges of fewer sweep positions than this are searched on the step grid.
+GRID_BELOW_FRAMES = 40
 # Zoom passes take 2 * points + 1 frames over a window that shrinks ``points`` times per pass.
 ZOOM_POINTS = 3
 
@@ -58,10 +62,15 @@ def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: i
     dip or auto) a transparent specimen's focus led by the fine score. ``peak_route``
     (default :func:`peak_in_passes`) is the coarse score's route; ``first_stop`` (default:
     none) may end the first pass early."""
+    if not probe.coarse_measured or len(sweep_positions(
+            space.lo_um, space.hi_um, space.step_um)) < GRID_BELOW_FRAMES:
+        # One score only, or a range so short that the passes would cost about as many frames
+        # as the sweep: the sweep's own positions, sparsest first (never more than the sweep).
+        return grid_search(probe, space)
     route = peak_route or peak_in_passes
     whole_pass(probe, space, space.lo_um, space.hi_um, spacing, stop_when=first_stop)
     if space.expect == "peak":
-        return route(probe, space, spacing, points)
+        return judged(probe, space, route(probe, space, spacing, points))
     if space.expect == "dip":
         return transparent_in_passes(probe, space, spacing, points)
     lead = transparent_lead(probe.curve, space)
@@ -79,19 +88,19 @@ def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: i
     if missed is not None:
         raise missed
     assert peak is not None
-    return peak
+    return judged(probe, space, peak)
 
 
 def peak_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
     """After the first pass: bracket the coarse score's peak, zoom in on the fine one."""
+    if hidden_rivals(probe):
+        return refine_rivals(probe, space, spacing, points,
+                             FocusNotFound("no coarse peak resolved", "unresolved"), UNSEEN_RIVAL)
     try:
-        bracket = bracket_focus(probe.curve, space, spacing)
-    except FocusNotFound as first:
-        if "flat" not in first.reason or spacing <= space.step_um:
+        bracket = bracket_or_look_between(probe, space, spacing, interleaved_pass)
+    except FocusNotFound as exc:
+        if exc.kind != "rivals":
             raise
-        # Nothing stood out: look again between the first pass's frames before calling the
-        # field empty (a narrow focus curve, e.g. small beads at high NA, can fall between).
-        interleaved_pass(probe, space, spacing)
-        bracket = bracket_focus(probe.curve, space, spacing / 2)
+        return refine_rivals(probe, space, spacing, points, exc)
     return zoom(probe, space, bracket, points, pass_noise(probe.curve))
 

@@ -30,12 +30,13 @@ import numpy as np
 
 from autofocus.curve import FLAT_RELATIVE, Peak, Sample
 from autofocus.errors import FocusNotFound
+from autofocus.numerics import difference_noise, in_window
 from autofocus.space import Probe, SearchSpace
 from autofocus.strategies.coarse_to_fine import search_in_passes
 from autofocus.strategies.passes import (
     MIN_SPACING_FRACTION,
     Bracket,
-    bracket_focus,
+    bracket_or_look_between,
     coarse_of,
     coarse_spacing,
     fit_fine,
@@ -45,6 +46,7 @@ from autofocus.strategies.passes import (
     whole_pass,
 )
 from autofocus.strategies.stepped import climb_fine, fit_climb
+from autofocus.strategies.verdict import UNSEEN_RIVAL, hidden_rivals, refine_rivals
 
 # The first pass streams frames this many user steps apart.
 CONTINUOUS_FACTOR = 9.0
@@ -101,7 +103,7 @@ def peak_passed(samples: list[Sample]) -> bool:
     far = coarse[coarse <= np.median(coarse)]
     if len(far) < STOP_NOISE_FRAMES:
         return False
-    noise = 1.4826 * float(np.median(np.abs(np.diff(far)))) / math.sqrt(2)
+    noise = difference_noise(far, 1)
     if height < STOP_SNR * noise or height < STOP_RELATIVE * max(abs(base), 1e-300):
         return False
     return abs(int(np.argmax(fine)) - best) <= 1
@@ -109,7 +111,15 @@ def peak_passed(samples: list[Sample]) -> bool:
 
 def streamed_then_stepped(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
     """After the first pass: bracket, one streamed pass over the bracket, climb at rest."""
-    bracket = bracket_after_first_pass(probe, space, spacing)
+    if hidden_rivals(probe):
+        return refine_rivals(probe, space, spacing, points,
+                             FocusNotFound("no coarse peak resolved", "unresolved"), UNSEEN_RIVAL)
+    try:
+        bracket = bracket_or_look_between(probe, space, spacing, between_pass)
+    except FocusNotFound as exc:
+        if exc.kind != "rivals":
+            raise
+        return refine_rivals(probe, space, spacing, points, exc)
     centre, bracket_spacing, (lo, hi) = bracket_pass(probe, space, bracket, points)
     lead = climb_fine(probe, lo, hi, centre, CLIMB_START * bracket_spacing,
                       MIN_SPACING_FRACTION * space.step_um, lead_in=True)
@@ -117,18 +127,6 @@ def streamed_then_stepped(probe: Probe, space: SearchSpace, spacing: float, poin
     # the bracket's window counts: on dim fluorescence the fine score far out can exceed its
     # side lobes near focus.
     return fit_climb(probe, lo, hi, skip=lead)
-
-
-def bracket_after_first_pass(probe: Probe, space: SearchSpace, spacing: float) -> Bracket:
-    """The coarse bracket; when the first pass is flat, a pass between its frames first (a
-    narrow focus curve, small beads at high NA, can fall between them)."""
-    try:
-        return bracket_focus(probe.curve, space, spacing)
-    except FocusNotFound as first:
-        if "flat" not in first.reason or spacing <= space.step_um:
-            raise
-    between_pass(probe, space, spacing)
-    return bracket_focus(probe.curve, space, spacing / 2)
 
 
 def between_pass(probe: Probe, space: SearchSpace, spacing: float) -> None:
@@ -178,7 +176,8 @@ def bracket_pass(probe: Probe, space: SearchSpace, bracket: Bracket,
     for _ in range(MAX_BRACKET_PASSES):
         spacing = half / points
         lo, hi = space.clamp(centre - half), space.clamp(centre + half)
-        window = in_window(whole_pass(probe, space, lo, hi, spacing), lo, hi)
+        samples = whole_pass(probe, space, lo, hi, spacing)
+        window = in_window(samples, lo, hi) or samples
         fine = fit_fine(window, space, spacing, noise, final=False)
         if fine is not None:
             return fine.z_um, spacing, (lo, hi)
@@ -199,8 +198,4 @@ def short_pass_noise(samples: list[Sample]) -> float:
     far = fine[coarse <= np.median(coarse)] if len(samples) else fine
     if len(far) < 3:
         return 0.0
-    return 1.4826 * float(np.median(np.abs(np.diff(far)))) / math.sqrt(2)
-
-
-def in_window(samples: list[Sample], lo: float, hi: float) -> list[Sample]:
-    return [s for s in samples if lo - 1e-9 <= s.z_um <= hi + 1e-9] or samples
+    return difference_noise(far, 1)

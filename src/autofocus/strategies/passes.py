@@ -15,8 +15,9 @@ The routes that put these passes together live in :mod:`autofocus.strategies.coa
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -30,13 +31,23 @@ from autofocus.curve import (
     check_one_peak,
     curve_stats,
     fit_window,
-    log_parabola_vertex,
-    parabola_vertex,
+    is_flat,
     profile,
     significant_peaks,
 )
-from autofocus.errors import FocusNotFound
-from autofocus.space import POSITION_TOLERANCE_UM, Probe, SearchSpace, StopWhen, stepped_sweep
+from autofocus.errors import FocusNotFound, beyond
+from autofocus.numerics import (
+    POSITION_TOLERANCE_UM,
+    difference_noise,
+    fit_vertex,
+    in_window,
+    log_parabola_vertex,
+)
+from autofocus.space import Probe, SearchSpace, StopWhen, stepped_sweep
+
+Lead = Literal["coarse", "fine"]
+"""The score that leads the passes (brackets, moves the zoom window): the coarse one, whose
+capture range is wide; or, for transparent specimens, whose coarse score has humps, the fine one."""
 
 # ... but the coarse pass keeps at least this many intervals over the range, so short ranges are
 # still bracketed rather than sampled at their two ends.
@@ -83,16 +94,40 @@ def interleaved_pass(probe: Probe, space: SearchSpace, spacing: float) -> None:
     whole_pass(probe, space, space.lo_um + spacing / 2, space.hi_um - spacing / 2, spacing)
 
 
-def pass_noise(curve: FocusCurve) -> float:
+def bracket_or_look_between(probe: Probe, space: SearchSpace, spacing: float,
+                            look_between: Callable[[Probe, SearchSpace, float], None]) -> Bracket:
+    """The coarse bracket of the first pass; when that pass is flat, ``look_between`` takes a
+    pass between its frames first (a narrow focus curve, e.g. small beads at high NA, can fall
+    between them) before the field is called empty."""
+    try:
+        return bracket_focus(probe.curve, space, spacing)
+    except FocusNotFound as first:
+        if first.kind != "flat" or spacing <= space.step_um:
+            raise
+    look_between(probe, space, spacing)
+    return bracket_focus(probe.curve, space, spacing / 2)
+
+
+def lead_of(sample: Sample, lead: Lead) -> float:
+    return coarse_of(sample) if lead == "coarse" else sample.score
+
+
+def lead_curve(samples: list[Sample], lead: Lead) -> FocusCurve:
+    """The leading score of ``samples`` as a curve (coarse: the samples that carry one)."""
+    curve = FocusCurve(list(samples))
+    return curve.coarse_curve() if lead == "coarse" else curve
+
+
+def pass_noise(curve: FocusCurve, lead: Lead = "coarse") -> float:
     """Frame-to-frame noise of the fine score along the first pass(es): the robust spread of
-    second differences (they ignore a smooth trend) over the frames whose coarse score is at
+    second differences (they ignore a smooth trend) over the frames whose leading score is at
     most its median, i.e. away from the peak, whose curvature is not noise."""
-    coarse = np.array([coarse_of(s) for s in curve.samples])
-    far = curve.select(lambda s: coarse_of(s) <= float(np.median(coarse)))
+    leading = np.array([lead_of(s, lead) for s in curve.samples])
+    far = curve.select(lambda s: lead_of(s, lead) <= float(np.median(leading)))
     _, scores = profile(far)
     if len(scores) < MIN_NOISE_FRAMES:
         return 0.0  # too few frames to tell noise from shape: no noise guard
-    return 1.4826 * float(np.median(np.abs(np.diff(scores, 2)))) / math.sqrt(6)
+    return difference_noise(scores, 2)
 
 
 def whole_pass(probe: Probe, space: SearchSpace, a: float, b: float, spacing: float, *,
@@ -111,7 +146,7 @@ def whole_pass(probe: Probe, space: SearchSpace, a: float, b: float, spacing: fl
         # The stream fell short (a stage faster than its timing promised, a camera on another
         # clock or a busy computer): its frames' z is not to be trusted, so set them apart and
         # take the frames one stop at a time instead, on the way back.
-        probe.curve.set_apart(samples)
+        probe.discard(samples)
         samples = stepped_sweep(probe, b, a, spacing)
     return samples
 
@@ -164,22 +199,20 @@ def interior_peak_index(z: npt.NDArray[np.float64], scores: npt.NDArray[np.float
     """Index of the highest score of a profile when it lies strictly inside the sampled
     positions and the curve is not flat; else None."""
     best = int(np.argmax(scores))
-    if best in (0, len(z) - 1):
-        return None
-    try:
-        check_not_flat(curve_stats(z, scores))
-    except FocusNotFound:
+    if best in (0, len(z) - 1) or is_flat(z, scores):
         return None
     return best
 
 
-def zoom(probe: Probe, space: SearchSpace, bracket: Bracket, points: int, noise: float) -> Peak:
+def zoom(probe: Probe, space: SearchSpace, bracket: Bracket, points: int, noise: float,
+         lead: Lead = "coarse") -> Peak:
     """Passes over ever narrower windows, about ``2 * points + 1`` frames each, until the fine
     score has a resolved peak in one of them; then its fit.
 
     Each window is centred where the last pass put focus (the coarse score's fit when it has
     one, else its best frame) and spans the last pass's spacing on either side, so the window
-    shrinks ``points`` times per pass; a best frame at a window's end shifts the window instead."""
+    shrinks ``points`` times per pass; a best frame at a window's end shifts the window instead.
+    ``lead`` is the score that moves the window and must agree with the fine peak."""
     centre, half, fitted = bracket.centre_um, bracket.half_um, bracket.fitted
     min_spacing = MIN_SPACING_FRACTION * space.step_um
     for _ in range(MAX_ZOOM_PASSES):
@@ -187,25 +220,25 @@ def zoom(probe: Probe, space: SearchSpace, bracket: Bracket, points: int, noise:
         spacing = max(half / (points - 1 if fitted and points > 2 else points), min_spacing)
         lo, hi = space.clamp(centre - half), space.clamp(centre + half)
         samples = whole_pass(probe, space, lo, hi, spacing)
-        window = [s for s in samples if lo - 1e-9 <= s.z_um <= hi + 1e-9] or samples
+        window = in_window(samples, lo, hi) or samples
         # Frames that no longer change (a recorded stack replays its nearest plane) end the
         # zoom as the finest spacing does.
         final = spacing <= min_spacing or len({s.score for s in window}) <= 1
-        fit = fit_fine(window, space, spacing, noise, final=False)
+        fit = fit_fine(window, space, spacing, noise, final=False, lead=lead)
         if fit is None and final:
             # The window may have shrunk inside a fine peak broader than it (the coarse score
             # led the way), or below the planes of a recording: all frames together show both
             # flanks.
-            fit = fit_fine(probe.curve.samples, space, spacing, noise, final=True)
+            fit = fit_fine(probe.curve.samples, space, spacing, noise, final=True, lead=lead)
         if fit is not None:
             return fit
-        centre, half, fitted = next_window(window, space, spacing, half)
+        centre, half, fitted = next_window(window, space, spacing, half, lead)
     raise FocusNotFound("the fine score has no resolved peak where the coarse score put focus "
-                        f"(after {MAX_ZOOM_PASSES} passes)")
+                        f"(after {MAX_ZOOM_PASSES} passes)", "unresolved")
 
 
 def fit_fine(window: list[Sample], space: SearchSpace, spacing: float, noise: float, *,
-             final: bool) -> Peak | None:
+             final: bool, lead: Lead = "coarse") -> Peak | None:
     """The fine peak of one pass, fitted, or None when the pass does not resolve it yet.
 
     Resolved: the best frame is not at the pass's ends and at least three frames, one on each
@@ -219,7 +252,7 @@ def fit_fine(window: list[Sample], space: SearchSpace, spacing: float, noise: fl
         edge = edge_name(float(z[best]), space, spacing)
         if edge:
             raise FocusNotFound(f"the score is highest at the {edge} edge of the range "
-                                f"({z[best]:.2f} um): focus may lie beyond it")
+                                f"({z[best]:.2f} um): focus may lie beyond it", beyond(edge))
     base = float(scores.min())
     height = float(scores[best]) - base
     idx = fit_window(scores, best, base) if height > 0 else None
@@ -227,20 +260,15 @@ def fit_fine(window: list[Sample], space: SearchSpace, spacing: float, noise: fl
         level = base + RESOLVED_LEVEL * height
         idx = idx[scores[idx] > level]
     resolved = (not at_end and idx is not None and len(idx) >= 3 and height > FINE_SNR * noise
-                and int(idx.min()) < best < int(idx.max()) and coarse_agrees(window, float(z[best])))
+                and int(idx.min()) < best < int(idx.max())
+                and (lead == "fine" or coarse_agrees(window, float(z[best]))))
     if not resolved:
         if final:
             raise FocusNotFound("the fine score shows no resolved peak where the coarse score put "
-                                "focus, even at the finest spacing")
+                                "focus, even at the finest spacing", "unresolved")
         return None
     assert idx is not None
-    vertex = log_parabola_vertex(z[idx], scores[idx] - base)
-    method = "gaussian-fit"
-    if vertex is None:
-        vertex = parabola_vertex(z[best - 1 : best + 2], scores[best - 1 : best + 2])
-        method = "parabola-fit"
-    if vertex is None:
-        vertex, method = float(z[best]), "best-sample"
+    vertex, method = fit_vertex(z, scores, best, base, idx)
     confidence = min(1.0, len(idx) / 5.0)
     return Peak(float(vertex), float(scores[best]), confidence=confidence, method=method)
 
@@ -259,7 +287,7 @@ def coarse_agrees(window: list[Sample], z_um: float) -> bool:
     return hi <= lo or at >= lo + COARSE_AGREES * (hi - lo)
 
 
-def edge_name(z_um: float, space: SearchSpace, spacing: float) -> str:
+def edge_name(z_um: float, space: SearchSpace, spacing: float) -> Literal["lower", "upper", ""]:
     """"lower"/"upper" when ``z_um`` is within half a spacing of that edge of the range."""
     if z_um - space.lo_um <= spacing / 2 + POSITION_TOLERANCE_UM:
         return "lower"
@@ -269,11 +297,11 @@ def edge_name(z_um: float, space: SearchSpace, spacing: float) -> str:
 
 
 def next_window(window: list[Sample], space: SearchSpace, spacing: float,
-                half: float) -> tuple[float, float, bool]:
-    """Centre and half-width of the next pass: where this pass puts focus, give or take."""
-    curve = FocusCurve(list(window))
-    z, _ = profile(curve)
-    _, coarse = profile(curve.coarse_curve())
+                half: float, lead: Lead = "coarse") -> tuple[float, float, bool]:
+    """Centre and half-width of the next pass: where this pass puts focus (on the ``lead``
+    score), give or take."""
+    z, _ = profile(FocusCurve(list(window)))
+    _, coarse = profile(lead_curve(window, lead))
     best = int(np.argmax(coarse))
     if best in (0, len(z) - 1):
         end = float(z[best])

@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from scipy import optimize
 
 from autofocus.curve import FocusCurve, Peak, Sample
-from autofocus.errors import FocusNotFound
+from autofocus.errors import FocusNotFound, beyond
 from autofocus.space import Probe, SearchSpace, StopWhen
 from autofocus.strategies.coarse_to_fine import coarse_to_fine
 from autofocus.strategies.passes import coarse_of
@@ -113,6 +114,14 @@ class FreshView:
     def curve(self) -> FocusCurve:
         return self._curve
 
+    @property
+    def coarse_measured(self) -> bool:
+        return self._probe.coarse_measured
+
+    def discard(self, samples: list[Sample]) -> None:
+        self._probe.discard(samples)
+        self._curve.set_apart(samples)
+
     def sample(self, z_um: float) -> float:
         value = self._probe.sample(z_um)
         self._curve.samples.append(self._probe.curve.samples[-1])
@@ -133,14 +142,17 @@ def widened(probe: Probe, space: SearchSpace, dof: float, why: str) -> Peak:
     try:
         peak = coarse_to_fine(probe, window)
     except FocusNotFound as exc:
-        raise FocusNotFound(f"{why}; widened to {lo:.2f}..{hi:.2f} um: {exc.reason}") from None
+        raise FocusNotFound(f"{why}; widened to {lo:.2f}..{hi:.2f} um: {exc.reason}",
+                            exc.kind) from None
     margin = window.step_um
-    for end, edge, inner in (("lower", lo, lo > space.lo_um), ("upper", hi, hi < space.hi_um)):
+    ends: tuple[tuple[Literal["lower", "upper"], float, bool], ...] = (
+        ("lower", lo, lo > space.lo_um), ("upper", hi, hi < space.hi_um))
+    for end, edge, inner in ends:
         if inner and abs(peak.z_um - edge) <= margin:
             # A top at an end of the widened window may be the rise towards a focus beyond it.
             raise FocusNotFound(f"{why}; widened to {lo:.2f}..{hi:.2f} um, the score is highest "
                                 f"at its {end} end: focus may lie beyond it (on_miss='search' "
-                                "searches the whole range)")
+                                "searches the whole range)", beyond(end))
     return peak
 
 

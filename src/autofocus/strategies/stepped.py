@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from autofocus.curve import Expect, Peak, Sample, log_parabola_vertex, parabola_vertex
+from autofocus.curve import Expect, Peak, Sample
 from autofocus.errors import FocusNotFound
+from autofocus.numerics import POSITION_TOLERANCE_UM, fit_vertex, in_window, within
 from autofocus.space import Probe
 from autofocus.strategies.passes import INSIDE_PEAK
 
@@ -78,9 +79,9 @@ def locate_at_rest(probe: Probe, lo_um: float, hi_um: float, expect: Expect,
     """The fitted peak of the frames taken at rest in ``lo``..``hi``, but ``skip`` (moving
     frames carry motion blur, which lowers their fine scores: mixing them in would skew it)."""
     inside = probe.curve.select(lambda s: not s.moving and s is not skip
-                                and lo_um - 1e-9 <= s.z_um <= hi_um + 1e-9)
+                                and within(s.z_um, lo_um, hi_um))
     if not inside.samples:
-        raise FocusNotFound("no frame at rest to place the peak")
+        raise FocusNotFound("no frame at rest to place the peak", "no_data")
     return inside.locate_peak(lo_um, hi_um, expect=expect)
 
 
@@ -91,25 +92,23 @@ def fit_climb(probe: Probe, lo_um: float, hi_um: float, skip: Sample | None = No
 
     For a climb whose curve was already judged (not flat, one peak) by the passes before it;
     a best frame at an end of the window is an edge peak."""
-    window = [s for s in probe.curve.samples if lo_um - 1e-9 <= s.z_um <= hi_um + 1e-9]
+    window = in_window(probe.curve.samples, lo_um, hi_um)
     rest = sorted((s for s in window if not s.moving and s is not skip), key=lambda s: s.z_um)
     if not rest:
-        raise FocusNotFound("no frame at rest to place the peak")
+        raise FocusNotFound("no frame at rest to place the peak", "no_data")
     best = max(range(len(rest)), key=lambda i: rest[i].score)
     # By position, not index: a frame may have been taken twice at the end.
-    at_end = [rest[best].z_um <= rest[0].z_um + 1e-9, rest[best].z_um >= rest[-1].z_um - 1e-9]
+    at_end = [rest[best].z_um <= rest[0].z_um + POSITION_TOLERANCE_UM,
+              rest[best].z_um >= rest[-1].z_um - POSITION_TOLERANCE_UM]
     if any(at_end):
         end = "lower" if at_end[0] else "upper"
         raise FocusNotFound(f"the score is highest at the {end} edge of the frames at rest "
-                            f"({rest[best].z_um:.2f} um): focus may lie beyond them")
+                            f"({rest[best].z_um:.2f} um): focus may lie beyond them",
+                            "beyond_lower" if at_end[0] else "beyond_upper")
     three = rest[best - 1 : best + 2]
     z = np.array([s.z_um for s in three])
     scores = np.array([s.score for s in three])
     base = min(s.score for s in window)
-    vertex = log_parabola_vertex(z, scores - base)
-    if vertex is not None:
-        return Peak(vertex, float(scores[1]), confidence=1.0, method="gaussian-fit")
-    vertex = parabola_vertex(z, scores)
-    if vertex is not None:
-        return Peak(vertex, float(scores[1]), confidence=0.8, method="parabola-fit")
-    return Peak(float(z[1]), float(scores[1]), confidence=0.5, method="best-sample")
+    vertex, method = fit_vertex(z, scores, 1, base, [0, 1, 2])
+    confidence = {"gaussian-fit": 1.0, "parabola-fit": 0.8}.get(method, 0.5)
+    return Peak(vertex, float(scores[1]), confidence=confidence, method=method)

@@ -2,32 +2,28 @@
 
 Weak phase objects in transmitted light are invisible at focus: the coarse score has humps on
 both sides of focus and a valley there, so here the fine score leads the zoom passes of
-:mod:`autofocus.strategies.passes` (:class:`FineLed`) and a second look tells the dip between
+:mod:`autofocus.strategies.passes` (``lead="fine"``) and a second look tells the dip between
 two humps from a single peak.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
+from autofocus.confidence import FIT_LEVEL
 from autofocus.curve import (
-    FIT_LEVEL,
     CurveStats,
     FocusCurve,
     Peak,
     Sample,
-    check_not_flat,
-    curve_stats,
     locate_dip,
-    log_parabola_vertex,
     profile,
     significant_peaks,
     transparent_humps,
 )
 from autofocus.errors import FocusNotFound
-from autofocus.space import Probe, SearchSpace, StopWhen
+from autofocus.numerics import log_parabola_vertex
+from autofocus.space import Probe, SearchSpace
 from autofocus.strategies.passes import (
     COARSE_AGREES,
     NEAREST_HALF,
@@ -81,7 +77,7 @@ def transparent_in_passes(probe: Probe, space: SearchSpace, spacing: float, poin
         lead = transparent_lead(probe.curve, space)
     if lead is None:
         raise FocusNotFound("the fine score shows no clear peak inside the range (transparent "
-                            "specimen: no cells in view, or focus outside the range?)")
+                            "specimen: no cells in view, or focus outside the range?)", "flat")
     return focus_transparent(probe, space, lead, spacing, points)
 
 
@@ -91,12 +87,8 @@ def overlooked_fine_peak(first_pass: FocusCurve, peak: Peak | None) -> float | N
     there (the coarse score led elsewhere). On a peak specimen the fine and coarse scores peak
     together, so this is a transparent specimen whose coarse humps misled the route."""
     z, fine = profile(first_pass)
-    best = int(np.argmax(fine))
-    if best in (0, len(z) - 1) or (peak is not None and peak.score >= fine[best]):
-        return None
-    try:
-        check_not_flat(curve_stats(z, fine))
-    except FocusNotFound:
+    best = interior_peak_index(z, fine)
+    if best is None or (peak is not None and peak.score >= fine[best]):
         return None
     _, coarse = profile(first_pass.coarse_curve())
     top = float(coarse.min()) + COARSE_AGREES * float(np.ptp(coarse))
@@ -106,8 +98,8 @@ def overlooked_fine_peak(first_pass: FocusCurve, peak: Peak | None) -> float | N
 def focus_transparent(probe: Probe, space: SearchSpace, lead_um: float, spacing: float,
                       points: int) -> Peak:
     """Zoom passes led by the fine score alone, then the dip between its humps if they show."""
-    led = FineLed(probe)
-    hump = zoom(led, space, Bracket(lead_um, NEAREST_HALF * spacing), points, pass_noise(led.curve))
+    noise = pass_noise(probe.curve, "fine")
+    hump = zoom(probe, space, Bracket(lead_um, NEAREST_HALF * spacing), points, noise, lead="fine")
     # The zoom stops at the first resolved peak, which may be one hump of two. A second look,
     # symmetric about it and wide enough to reach its twin, tells a dip from a single peak.
     reach = LOOK_REACH * peak_half_width(probe.curve, hump)
@@ -115,7 +107,7 @@ def focus_transparent(probe: Probe, space: SearchSpace, lead_um: float, spacing:
     # Its own frames only: evenly spaced and taken in one go, unlike the zoom's, which mix
     # spacings and motion blur and can make a third hump of noise between the two.
     look = whole_pass(probe, space, lo, hi, reach / LOOK_POINTS)
-    return dip_between_humps(look, pass_noise(led.curve)) or envelope_centre(look) or hump
+    return dip_between_humps(look, noise) or envelope_centre(look) or hump
 
 
 def dip_between_humps(look: list[Sample], noise: float) -> Peak | None:
@@ -158,29 +150,3 @@ def peak_half_width(curve: FocusCurve, peak: Peak) -> float:
     sides = [z_um - float(below.max())] if len(below) else []
     sides += [float(above.min()) - z_um] if len(above) else []
     return max(sides) if sides else float(np.ptp(z)) / 2
-
-
-def fine_led(sample: Sample) -> Sample:
-    return replace(sample, coarse=sample.score)
-
-
-class FineLed:
-    """A probe seen with its fine score in the coarse score's place, so the passes that
-    bracket, zoom and check agreement on the coarse score follow the fine one."""
-
-    def __init__(self, probe: Probe) -> None:
-        self._probe = probe
-
-    @property
-    def curve(self) -> FocusCurve:
-        return FocusCurve([fine_led(s) for s in self._probe.curve.samples])
-
-    def sample(self, z_um: float) -> float:
-        return self._probe.sample(z_um)
-
-    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
-              stop_when: StopWhen | None = None) -> list[Sample]:
-        led = None if stop_when is None else (
-            lambda frames: stop_when([fine_led(s) for s in frames]))
-        return [fine_led(s) for s in self._probe.sweep(start_um, end_um, spacing_um,
-                                                        stop_when=led)]
