@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from autofocus import cli_recorded
 from autofocus.devices.connect import Connection, ConnectOptions, open_microscope
 from autofocus.errors import AutofocusError, InputError
+from autofocus.interrupt import Interrupted, annotate, signals_raise, stage_state_of
 from autofocus.metrics import METRICS, Roi
 from autofocus.modes import MODES
 from autofocus.report import StepImageWriter, plot_curve
@@ -33,6 +34,7 @@ from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.sim import DEFAULT_TRUE_FOCUS_UM, FAULT_NAMES, OBJECTIVES, SPECIMENS, FaultPlan, SimConfig
 
 EXIT_FOCUSED, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_HARDWARE = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it; SIGTERM gives 143
 DEFAULT_BLUR = 9  # the tutorial's
 SERIAL_PORT = re.compile(r"^(COM\d+|/dev/\S+)$", re.IGNORECASE)
 TCP_PORT = re.compile(r"^tcp://[^:/\s]+:\d{1,5}$")
@@ -117,20 +119,42 @@ def run_focus(
     settings.validate()
     check_port(port)
     with ExitStack() as stack:
-        connection: Connection = open_microscope(port, options)
+        try:
+            connection: Connection = open_microscope(port, options)
+        except Interrupted as exc:
+            if not stage_state_of(exc):
+                annotate(exc, "the stage was not moved")
+            raise
         stack.callback(connection.microscope.close)
         writer = StepImageWriter(show_images, settings.blur) if show_images else None
         expected = max(1, round((settings.end_um - settings.start_um) / settings.step_um) + 1)
         view = ProgressView(stack, expected, show_bar and not as_json, verbose and not as_json)
         result = run_autofocus(connection.microscope, settings, on_event=view, on_frame=writer)
-        stack.close()  # end the progress bar before printing
-        if writer is not None:
-            writer.write_animation()
-        true_focus = connection.simulator.true_focus_um if connection.simulator else None
-        if plot is not None:
-            plot_curve(result, plot, true_focus)
-        report(result, connection, as_json)
+        try:
+            stack.close()  # end the progress bar before printing
+            if writer is not None:
+                writer.write_animation()
+            true_focus = connection.simulator.true_focus_um if connection.simulator else None
+            if plot is not None:
+                plot_curve(result, plot, true_focus)
+            report(result, connection, as_json)
+        except Interrupted as exc:
+            annotate(exc, where_result_left(result))
+            raise
+    if result.return_error:
+        return EXIT_HARDWARE
     return EXIT_FOCUSED if result.focused else EXIT_NOT_FOUND
+
+
+def where_result_left(result: FocusResult) -> str:
+    """Where a finished run left the stage, for a line after it."""
+    if result.final_z_um is None:
+        return "the stage's position is unknown (it does not answer)"
+    if result.focused:
+        return f"stage at the focus found ({result.final_z_um / 1000:.6f} mm)"
+    if result.return_error:
+        return f"the stage could not be returned to its start; it is at {result.final_z_um / 1000:.6f} mm"
+    return f"stage back at its start ({result.final_z_um / 1000:.6f} mm)"
 
 
 def report(result: FocusResult, connection: Connection, as_json: bool) -> None:
@@ -143,19 +167,25 @@ def report(result: FocusResult, connection: Connection, as_json: bool) -> None:
             data["sim_error_um"] = result.best_z_um - sim.true_focus_um
     if as_json:
         print(json.dumps(data))
-        return
-    if result.focused and result.best_z_um is not None:
+    elif result.focused and result.best_z_um is not None:
         print(f"focused at {result.best_z_um / 1000:.6f} mm (score {result.score:.6g}) "
               f"after {result.frames} frames, {result.hardware_s:.2f} s of hardware time")
+    elif result.return_error:
+        print(f"focus not found: {result.reason}")
     else:
-        print(f"focus not found: {result.reason}; stage back at its start "
-              f"({(result.final_z_um or 0) / 1000:.6f} mm)")
-    if sim is not None:
+        print(f"focus not found: {result.reason}; {where_result_left(result)}")
+    if sim is not None and not as_json:
         line = f"simulator: true focus {sim.true_focus_um / 1000:.6f} mm"
         if "sim_error_um" in data:
             line += (f", error {data['sim_error_um']:+.2f} um "
                      f"(depth of field {sim.depth_of_field_um():.1f} um)")
         print(line)
+    if result.return_error:
+        # A failed return is a hardware failure: the one line on stderr says where the stage is.
+        where = ("its position is unknown (the stage does not answer)" if result.final_z_um is None
+                 else f"it is at {result.final_z_um / 1000:.6f} mm")
+        print(f"autofocus: the stage could not be returned to its start ({result.return_error}); "
+              f"{where}", file=sys.stderr)
 
 
 def sim_config(focus_mm: float | None, specimen: str, objective: str, bits: int, seed: int,
@@ -305,13 +335,18 @@ def run_cli(args: list[str]) -> int:
     app = commands_app if is_subcommand else focus_app
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=args or ["--help"], prog_name="autofocus", standalone_mode=False)
+        with signals_raise():  # SIGTERM, like Ctrl-C, unwinds through the code that owns the stage
+            code = command.main(args=args or ["--help"], prog_name="autofocus", standalone_mode=False)
     except typer.TyperException as exc:  # the CLI library's usage errors (bad number, missing argument)
         print(f"autofocus: error: {exc.format_message()}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (typer.Abort, KeyboardInterrupt):
-        print("autofocus: interrupted", file=sys.stderr)
-        return EXIT_HARDWARE
+    except Interrupted as exc:
+        print(f"autofocus: {exc.describe()}", file=sys.stderr)
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt) as exc:
+        state = stage_state_of(exc)
+        print(f"autofocus: interrupted (SIGINT){'; ' + state if state else ''}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except AutofocusError as exc:
         print(f"autofocus: {'error: ' if exc.exit_code == EXIT_BAD_INPUT else ''}{exc.describe()}",
               file=sys.stderr)

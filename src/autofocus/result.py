@@ -25,6 +25,9 @@ class FocusResult:
     hardware_s: float = 0.0
     compute_s: float = 0.0
     final_z_um: float | None = None
+    """Where the stage is at the end, by its own reading; None when it does not answer."""
+    return_error: str = ""
+    """Not found, and the move back to the start failed: why (a hardware failure, exit 3)."""
 
     @property
     def focused(self) -> bool:
@@ -51,6 +54,7 @@ class FocusResult:
             "metric": self.metric,
             "confidence": self.confidence,
             "reason": self.reason,
+            "return_error": self.return_error,
             "curve": [
                 {"z_um": s.z_um, "score": s.score, "t_s": s.t_s} for s in self.curve.samples
             ],

@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Literal
 
 from autofocus.curve import FocusCurve, Peak, Sample
-from autofocus.devices.base import ContinuousStage, Frame, Microscope
-from autofocus.errors import AutofocusError, InputError, LimitError, SearchTimeout
+from autofocus.devices.base import ContinuousStage, Frame, Microscope, Stage
+from autofocus.errors import InputError, LimitError, SearchTimeout
+from autofocus.interrupt import Interrupted, annotate, signals_deferred
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
 from autofocus.result import FocusResult
@@ -244,7 +246,8 @@ def run_autofocus(
     began = clock.now()
     emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
 
-    def finish(peak: Peak | None, reason: str, final_z: float | None) -> FocusResult:
+    def finish(peak: Peak | None, reason: str, final_z: float | None,
+               return_error: str = "") -> FocusResult:
         return FocusResult(
             status="focused" if peak else "not_found",
             best_z_um=peak.z_um if peak else None,
@@ -257,29 +260,44 @@ def run_autofocus(
             hardware_s=clock.now() - began,
             compute_s=probe.compute_s,
             final_z_um=final_z,
+            return_error=return_error,
         )
 
+    settled = False  # once the stage is back (or at the answer), a later exception must not move it
     try:
         peak, reason = run_strategy(settings.strategy, probe, space)
         if peak is None:
-            returned = return_to(microscope, start_z, emit)
+            with signals_deferred() as pending:
+                back = return_to(microscope, start_z, emit)
+            settled = True
+            if pending:  # Ctrl-C during the return: the return finished; now honour the signal
+                interrupted = Interrupted(pending[0])
+                annotate(interrupted, back.describe())
+                raise interrupted
             emit(ProgressEvent("not-found", probe.curve.frames_taken, message=reason))
-            return finish(None, reason, returned)
+            return finish(None, reason, back.position_um, back.error)
         emit(ProgressEvent("final-move", probe.curve.frames_taken, peak.z_um, peak.score))
         approach(probe, peak.z_um, settings.backlash_um, lo)
         result = finish(peak, "", stage.position_um())
+        settled = True
         emit(ProgressEvent("done", probe.curve.frames_taken, peak.z_um, peak.score))
         return result
     except BaseException as exc:
-        emit(ProgressEvent("failed", probe.curve.frames_taken, message=str(exc)))
-        returned = return_to(microscope, start_z, emit)
-        if isinstance(exc, AutofocusError):
-            exc.stage_state = (
-                f"stage returned to its start position {start_z / 1000:.6f} mm"
-                if returned is not None
-                else "the stage could not be returned to its start position; it was stopped"
-            )
+        if not settled:
+            fail(microscope, start_z, emit, probe, exc)
         raise
+
+
+def fail(microscope: Microscope, start_z: float, emit: EventHandler, probe: HardwareProbe,
+         exc: BaseException) -> None:
+    """On any failure (device error, timeout, interruption): stop, return to the start with
+    signals deferred (a second Ctrl-C must not abandon the return), and record on the
+    exception where the stage truly is."""
+    with signals_deferred():
+        with suppress(Exception):  # a broken progress display must not keep the stage out
+            emit(ProgressEvent("failed", probe.curve.frames_taken, message=str(exc)))
+        back = return_to(microscope, start_z, emit)
+    annotate(exc, back.describe())
 
 
 def approach(probe: HardwareProbe, z_um: float, backlash_um: float, lo_um: float) -> None:
@@ -289,15 +307,63 @@ def approach(probe: HardwareProbe, z_um: float, backlash_um: float, lo_um: float
     probe.move(z_um)
 
 
-def return_to(microscope: Microscope, z_um: float, emit: EventHandler) -> float | None:
-    """Stop, then move back to ``z_um`` (a position the stage held before, so it is safe).
-    Returns the position reached, or None when the stage no longer answers."""
+RETURN_TOLERANCE_UM = 1.0
+"""How far from its start a returned stage may read and still count as back (native-unit
+rounding of the position, encoder jitter); farther, the return is reported as failed."""
+
+
+@dataclass(frozen=True)
+class ReturnOutcome:
+    """Where an attempt to put the stage back left it, by the device's own reading."""
+
+    target_um: float
+    position_um: float | None
+    """The device's position after the attempt; None when it no longer answers."""
+    error: str = ""
+    """Why the stage is not back at ``target_um``; empty when it is."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    def describe(self) -> str:
+        target = f"{self.target_um / 1000:.6f} mm"
+        if self.ok:
+            return f"stage returned to its start position {target}"
+        where = (f"it is at {self.position_um / 1000:.6f} mm" if self.position_um is not None
+                 else "its position is unknown (the stage does not answer)")
+        return f"the stage could not be returned to its start position {target} ({self.error}); {where}"
+
+
+def return_to(microscope: Microscope, z_um: float, emit: EventHandler) -> ReturnOutcome:
+    """Stop, then move back to ``z_um`` (a position the stage held before, so it is safe), and
+    read where the stage really is. Never raises: the original failure is what callers report."""
     stage = microscope.stage
+    error = ""
     try:
         stage.stop()
         stage.move_to_um(z_um)
-        reached = stage.position_um()
-    except Exception:  # the original failure is what the caller must see
+    except Exception as exc:
+        error = str(exc) or type(exc).__name__
+        with suppress(Exception):
+            stage.stop()
+    position = read_position(stage)
+    if position is None:
+        error = error or "the stage does not answer"
+    elif not error and abs(position - z_um) > RETURN_TOLERANCE_UM:
+        error = f"it reads {position / 1000:.6f} mm after the move back"
+    outcome = ReturnOutcome(z_um, position, error)
+    if outcome.ok and position is not None:
+        with suppress(Exception):
+            emit(ProgressEvent("returned", z_um=position,
+                               message=f"stage back at {position / 1000:.6f} mm"))
+    return outcome
+
+
+def read_position(stage: Stage) -> float | None:
+    """The stage's own reading, or None when it does not answer (or answers nonsense)."""
+    try:
+        position = float(stage.position_um())
+    except Exception:
         return None
-    emit(ProgressEvent("returned", z_um=reached, message=f"stage back at {reached / 1000:.6f} mm"))
-    return reached
+    return position if math.isfinite(position) else None

@@ -42,6 +42,7 @@ from zaber_motion import (
 from zaber_motion.ascii import Axis, Connection, Device
 
 from autofocus.errors import InputError, LimitError, StageError
+from autofocus.interrupt import annotate, signals_deferred
 
 if TYPE_CHECKING:
     from autofocus.devices.base import Stage
@@ -357,10 +358,54 @@ def plan_units(device: Device, axis: Axis, options: ConnectOptions, db_problem: 
     )
 
 
-def home_if_needed(axis: Axis, connection: Connection) -> None:
+def home_if_needed(axis: Axis, connection: Connection, units: UnitPlan) -> None:
+    """Home an axis without a reference position. Homing travels far (to the home sensor), so
+    when it fails or is interrupted (Ctrl-C, SIGTERM) the axis is stopped and driven back to
+    where it was, with signals deferred, and the exception says where the stage is."""
     with translated("homing", connection):
-        if not axis.is_homed():
+        if axis.is_homed():
+            return
+        before = axis.get_position(Units.NATIVE)
+    try:
+        with translated("homing", connection):
             axis.home(wait_until_idle=True)
+    except BaseException as exc:
+        with signals_deferred():
+            annotate(exc, undo_homing(axis, before, units))
+        raise
+
+
+def undo_homing(axis: Axis, before_native: float, units: UnitPlan) -> str:
+    """Stop an interrupted or failed homing and move back to where it began; say where it is."""
+    factor = native_um(axis, units)
+
+    def where(native: float) -> str:
+        return f"{native * factor / 1000:.6f} mm" if factor else f"{native:g} native units"
+
+    try:
+        axis.stop(wait_until_idle=True)
+        axis.move_absolute(before_native, Units.NATIVE, wait_until_idle=True)
+        return f"homing stopped; stage returned to where it was ({where(before_native)}, not homed)"
+    except MotionLibException as exc:
+        problem = exc.message
+    try:
+        axis.stop(wait_until_idle=True)
+        here = f"it is at {where(axis.get_position(Units.NATIVE))}"
+    except MotionLibException:
+        here = "its position is unknown (the stage does not answer)"
+    return (f"homing stopped; the stage could not be returned to where it was "
+            f"({where(before_native)}: {problem}); {here}, not homed")
+
+
+def native_um(axis: Axis, units: UnitPlan) -> float | None:
+    """Micrometres per native unit, for messages during homing; None when unknown."""
+    if units.unit == Units.NATIVE:
+        return units.um_per_unit
+    try:
+        per_um = axis.settings.convert_to_native_units("pos", 1.0, Units.LENGTH_MICROMETRES)
+    except MotionLibException:
+        return None
+    return 1.0 / per_um if per_um > 0 else None
 
 
 def open_zaber_stage(port: str, options: ConnectOptions) -> tuple[Stage, Callable[[], None]]:
@@ -375,7 +420,7 @@ def open_zaber_stage(port: str, options: ConnectOptions) -> tuple[Stage, Callabl
         with translated(f"checking axis {options.axis}", connection):
             axis.generic_command("get pos")  # a missing axis answers BADAXIS here, before we move
         units = plan_units(device, axis, options, db_problem, connection)
-        home_if_needed(axis, connection)
+        home_if_needed(axis, connection, units)
         stage = ZaberStage(connection, axis, units,
                            f"Zaber device {options.device} axis {options.axis} on {port}, {units.how}")
     except BaseException:
