@@ -22,7 +22,9 @@ from autofocus.sim.clock import VirtualClock
 from autofocus.sim.stage import SimStage, StageSpec
 from autofocus.sim.zaber_device import SimZaberDevice, ZaberDeviceServer
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+import autofocus
+
+SRC = Path(autofocus.__file__).resolve().parents[1]  # the package under test, also in the child
 # The same optics on a 256x256 sensor, as tests/test_cli_zaber.py does in process.
 SMALL_CAMERA_MAIN = """
 import dataclasses, sys
