@@ -18,11 +18,10 @@ import pytest
 
 pytest.importorskip("zaber_motion")
 
+import autofocus
 from autofocus.sim.clock import VirtualClock
 from autofocus.sim.stage import SimStage, StageSpec
 from autofocus.sim.zaber_device import SimZaberDevice, ZaberDeviceServer
-
-import autofocus
 
 SRC = Path(autofocus.__file__).resolve().parents[1]  # the package under test, also in the child
 # The same optics on a 256x256 sensor, as tests/test_cli_zaber.py does in process.
