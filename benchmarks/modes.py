@@ -33,10 +33,11 @@ import numpy as np
 from autofocus.curve import FocusCurve
 from autofocus.metrics import METRICS, make_metric
 from autofocus.modes import expect_for_mode
+from autofocus.readers import open_stack
 from autofocus.runner import AutofocusSettings, run_autofocus
 from autofocus.sim import SimConfig, SimulatedMicroscope
 from autofocus.sim.camera import CameraSpec
-from autofocus.stack import STACK_MIN_POINTS, open_stack, plane_at
+from autofocus.stack import STACK_MIN_POINTS, plane_at
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The real data sets are defined once, in benchmarks/real_data.py.

@@ -74,9 +74,10 @@ def replay_default(path: Path) -> ReplayRun:
     """Focus the replayed stack as the command line would a microscope: default strategy and
     mode, the whole recorded range, one plane per step."""
     from autofocus.devices.replay import open_replay
+    from autofocus.readers import open_stack
     from autofocus.runner import AutofocusSettings, run_autofocus
     from autofocus.search import DEFAULT_STRATEGY
-    from autofocus.stack import open_stack, plane_at
+    from autofocus.stack import plane_at
 
     with open_stack(path) as stack:
         z = stack.z_um.copy()

@@ -27,7 +27,7 @@ from autofocus.batch import (
     score_collection,
 )
 from autofocus.errors import InputError
-from autofocus.runner import ProgressEvent
+from autofocus.events import ProgressEvent
 
 pytest.importorskip("dask", reason="batch scoring needs the optional 'batch' extra (dask)")
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autofocus import cli
-from autofocus.devices import connect
+from autofocus import cli, connect
 
 STEP_MM = 0.005
 SMALL = ["--sim-seed", "1"]

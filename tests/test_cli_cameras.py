@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from tests.conftest import small_sim
 
-from autofocus import cli
-from autofocus.devices import connect
+from autofocus import cli, connect
 from autofocus.devices.opencv import write_video
 from autofocus.search import sweep_positions
 

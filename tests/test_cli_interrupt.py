@@ -19,15 +19,16 @@ import pytest
 pytest.importorskip("zaber_motion")
 
 import autofocus
-from autofocus.sim.clock import VirtualClock
+from autofocus.clock import VirtualClock
 from autofocus.sim.stage import SimStage, StageSpec
-from autofocus.sim.zaber_device import SimZaberDevice, ZaberDeviceServer
+from autofocus.sim.zaber_protocol import SimZaberDevice
+from autofocus.sim.zaber_server import ZaberDeviceServer
 
 SRC = Path(autofocus.__file__).resolve().parents[1]  # the package under test, also in the child
 # The same optics on a 256x256 sensor, as tests/test_cli_zaber.py does in process.
 SMALL_CAMERA_MAIN = """
 import dataclasses, sys
-from autofocus.devices import connect
+from autofocus import connect
 from autofocus.sim import SimulatedMicroscope
 from autofocus.sim.camera import CameraSpec
 def small(config):

@@ -11,8 +11,7 @@ import re
 
 import pytest
 
-from autofocus import cli
-from autofocus.devices import connect
+from autofocus import cli, connect
 from autofocus.sim import SimConfig, SimulatedMicroscope
 from autofocus.sim.camera import CameraSpec
 from autofocus.sim.faults import FAULT_NAMES
@@ -120,7 +119,7 @@ zaber = pytest.importorskip("zaber_motion")
 
 from tests.devices.test_zaber import Serve, serve, zaber_env  # noqa: E402
 
-from autofocus.sim.zaber_device import ZABER_FAULTS, ZaberFault  # noqa: E402
+from autofocus.sim.zaber_protocol import ZABER_FAULTS, ZaberFault  # noqa: E402
 
 __all__ = ["serve", "zaber_env"]
 

@@ -16,11 +16,10 @@ pytest.importorskip("zaber_motion")
 
 from tests.devices.test_zaber import Serve, free_port, serve, zaber_env
 
-from autofocus import cli
-from autofocus.devices import connect
+from autofocus import cli, connect
 from autofocus.sim import DEFAULT_TRUE_FOCUS_UM, SimConfig, SimulatedMicroscope
 from autofocus.sim.camera import CameraSpec
-from autofocus.sim.zaber_device import ZaberFault
+from autofocus.sim.zaber_protocol import ZaberFault
 
 __all__ = ["serve", "zaber_env"]  # fixtures shared with the backend's tests
 

@@ -20,8 +20,8 @@ pytest.importorskip("useq")
 import useq
 from tests.conftest import small_sim
 
+from autofocus.events import ProgressEvent
 from autofocus.micromanager import AutofocusCore, install_software_autofocus
-from autofocus.runner import ProgressEvent
 from autofocus.sim.mmdevices import SimulatedSlide, load_simulated_devices, tilted
 
 Z_STEP_UM = 1.0

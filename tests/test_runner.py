@@ -5,7 +5,8 @@ from tests.conftest import small_sim
 
 from autofocus.curve import Peak
 from autofocus.errors import CameraError, InputError, LimitError, SearchTimeout, StageError
-from autofocus.runner import AutofocusSettings, ProgressEvent, allowed_interval, run_autofocus
+from autofocus.events import ProgressEvent
+from autofocus.runner import AutofocusSettings, allowed_interval, run_autofocus
 from autofocus.search import STRATEGIES, Probe, SearchSpace
 from autofocus.sim import FaultPlan, SimulatedMicroscope
 

@@ -11,8 +11,9 @@ import tifffile
 
 from autofocus import cli
 from autofocus.errors import InputError
-from autofocus.runner import ProgressEvent
-from autofocus.stack import find_best_plane, natural_key, open_stack, plane_at
+from autofocus.events import ProgressEvent
+from autofocus.readers import natural_key, open_stack
+from autofocus.stack import find_best_plane, plane_at
 
 FOCUS_PLANE = 7
 PLANES = 15

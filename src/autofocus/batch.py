@@ -27,11 +27,11 @@ from typing import Any, Protocol, TextIO
 import cv2
 import numpy as np
 
-from autofocus.devices.base import Frame
 from autofocus.errors import InputError
+from autofocus.events import EventHandler, ProgressEvent
+from autofocus.frames import Frame
 from autofocus.metrics import Roi, make_metric
-from autofocus.runner import EventHandler, ProgressEvent
-from autofocus.stack import IMAGE_SUFFIXES, TIFF_SUFFIXES, TiffPlanes, natural_key, read_image
+from autofocus.readers import TIFF_SUFFIXES, TiffPlanes, image_files, read_image
 
 LOCAL_SCHEDULERS = ("threads", "processes", "sync")
 DEFAULT_SCHEDULER = "threads"
@@ -116,28 +116,17 @@ def _texture(width: int, height: int, bits: int, seed: int) -> np.ndarray:
 def collect_files(paths: Iterable[str]) -> list[ImageFile]:
     """Image files named directly, found under folders (recursively, in natural name order) or
     matched by globs. Unknown names are an input error, found before work."""
-    import glob
-
     found: list[ImageFile] = []
     for text in paths:
         path = Path(text)
         if path.is_file():
             found.append(ImageFile(str(path)))
-        elif path.is_dir():
-            files = (p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            found.extend(ImageFile(str(p)) for p in sorted(files, key=lambda p: _tree_key(p, path)))
-        else:
-            matches = sorted((Path(p) for p in glob.glob(text, recursive=True)), key=natural_key)
-            images = [p for p in matches if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-            if not images:
-                raise InputError(f"{text}: no such file, folder or images matching it")
-            found.extend(ImageFile(str(p)) for p in images)
+            continue
+        images = image_files(text, recursive=True)
+        if not images and not path.is_dir():
+            raise InputError(f"{text}: no such file, folder or images matching it")
+        found.extend(ImageFile(str(p)) for p in images)
     return found
-
-
-def _tree_key(path: Path, root: Path) -> list[list[Any]]:
-    """Natural order, folder by folder (a/img2 < a/img10 < b/img1 < top.tif)."""
-    return [natural_key(Path(part)) for part in path.relative_to(root).parts]
 
 
 # --- scoring (runs on the workers) -----------------------------------------------------------------

@@ -22,14 +22,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from autofocus import cli_recorded
-from autofocus.devices.connect import Connection, ConnectOptions, open_microscope
+from autofocus.connect import Connection, ConnectOptions, open_microscope
 from autofocus.errors import AutofocusError, InputError
+from autofocus.events import ProgressEvent
 from autofocus.interrupt import Interrupted, annotate, signals_raise, stage_state_of
 from autofocus.metrics import METRICS, Roi
 from autofocus.modes import MODES
 from autofocus.report import StepImageWriter, plot_curve
 from autofocus.result import FocusResult
-from autofocus.runner import AutofocusSettings, ProgressEvent, run_autofocus
+from autofocus.runner import AutofocusSettings, run_autofocus
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.sim import DEFAULT_TRUE_FOCUS_UM, FAULT_NAMES, OBJECTIVES, SPECIMENS, FaultPlan, SimConfig
 
@@ -308,7 +309,8 @@ def serve_zaber(
     duration_s: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="print every command received")] = False,
 ) -> None:
-    from autofocus.sim.zaber_device import ZABER_FAULTS, ZaberFault, serve_forever
+    from autofocus.sim.zaber_protocol import ZABER_FAULTS, ZaberFault
+    from autofocus.sim.zaber_server import serve_forever
 
     if fault is not None and fault not in ZABER_FAULTS:
         raise InputError(f"unknown fault {fault!r}; choose one of: {', '.join(ZABER_FAULTS)}")

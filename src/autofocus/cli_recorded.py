@@ -20,10 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from autofocus.batch import DEFAULT_SCHEDULER, LOCAL_SCHEDULERS, FlagRule, MetricSpec, collect_files
 from autofocus.batch import score_and_rank as run_batch
 from autofocus.errors import InputError
+from autofocus.events import EventHandler, ProgressEvent
 from autofocus.metrics import METRICS
 from autofocus.modes import MODES
-from autofocus.runner import EventHandler, ProgressEvent
-from autofocus.stack import StackResult, find_best_plane, resolve_metric, write_outputs
+from autofocus.report import write_stack_outputs
+from autofocus.stack import StackResult, find_best_plane, resolve_metric
 
 EXIT_OK, EXIT_NOT_FOUND = 0, 1
 
@@ -84,7 +85,7 @@ def stack(
             result = find_best_plane(path, z_step_um=z_step_um, metric=metric, mode=mode, blur=blur,
                                      on_event=on_event)
         if out is not None:
-            write_outputs(result, out)
+            write_stack_outputs(result, out)
         print(json.dumps(result.to_dict()) if as_json else describe_stack(result))
         if not result.focused:
             code = EXIT_NOT_FOUND

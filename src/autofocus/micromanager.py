@@ -29,9 +29,10 @@ from typing import Any
 
 from autofocus.devices.micromanager import MMCamera, MMStage, open_core_microscope
 from autofocus.errors import AutofocusError, FocusNotFound, InputError
+from autofocus.events import EventHandler
 from autofocus.metrics import METRICS, make_metric
 from autofocus.result import FocusResult
-from autofocus.runner import AutofocusSettings, EventHandler, run_autofocus
+from autofocus.runner import AutofocusSettings, run_autofocus
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 
 try:

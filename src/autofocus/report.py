@@ -1,4 +1,5 @@
-"""Pictures of a run: the focus-curve plot, per-step debug images, and the sweep animation."""
+"""Pictures of a run: the focus-curve plot, per-step debug images, and the sweep animation; and
+of a recorded stack: its score-per-plane plot, written beside its scores CSV."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from PIL import Image
 
-from autofocus.devices.base import Frame
+from autofocus.frames import Frame
 from autofocus.metrics import median_blur, prepare
 from autofocus.result import FocusResult
+from autofocus.stack import StackResult, output_stem, write_csv
 
 
 def plot_curve(result: FocusResult, path: Path, true_focus_um: float | None = None) -> Path:
@@ -140,3 +142,28 @@ class StepImageWriter:
         plt.close(fig)
         gray = cv2.cvtColor(rgba, cv2.COLOR_RGBA2GRAY)
         return cv2.resize(gray, (self.PANEL_WIDTH, height), interpolation=cv2.INTER_AREA)
+
+
+def plot_stack(result: StackResult, path: Path) -> Path:
+    """Score against plane (and z when known), with the fitted best plane marked."""
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    ax.plot(range(result.planes), result.scores, "-o", ms=4, color="k", lw=1, label="planes")
+    if result.best_plane is not None:
+        ax.axvline(result.best_plane, color="tab:red", lw=1.5, label=f"best {result.best_plane:.2f}")
+    step = f", {result.z_step_um:g} um per plane" if result.z_step_um else ""
+    ax.set_xlabel(f"plane{step}")
+    ax.set_ylabel(f"focus score ({result.metric})")
+    title = f"{output_stem(result.path)}: {result.status}"
+    ax.set_title(title if result.focused else f"{title}\n{result.reason}", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_stack_outputs(result: StackResult, folder: Path) -> tuple[Path, Path]:
+    """``<stem>_curve.png`` and ``<stem>_scores.csv`` in ``folder``."""
+    stem = output_stem(result.path)
+    return plot_stack(result, folder / f"{stem}_curve.png"), write_csv(result, folder / f"{stem}_scores.csv")

@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Literal
 
 from autofocus.curve import FocusCurve, Peak, Sample
-from autofocus.devices.base import ContinuousStage, Frame, Microscope, Stage
+from autofocus.devices.base import ContinuousStage, Microscope, Stage
 from autofocus.errors import InputError, LimitError, SearchTimeout
+from autofocus.events import EventHandler, ProgressEvent
+from autofocus.frames import Frame
 from autofocus.interrupt import Interrupted, annotate, signals_deferred
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
@@ -31,22 +32,6 @@ from autofocus.search import (
     stepped_sweep,
 )
 
-EventKind = Literal["start", "frame", "final-move", "done", "not-found", "failed", "returned"]
-
-
-@dataclass(frozen=True)
-class ProgressEvent:
-    """One thing that happened during a run. ``frame`` counts scored frames so far."""
-
-    kind: EventKind
-    frame: int = 0
-    z_um: float | None = None
-    score: float | None = None
-    message: str = ""
-    expected_frames: int | None = None
-
-
-EventHandler = Callable[[ProgressEvent], None]
 FrameHandler = Callable[[int, float, Frame, float], None]
 """Called with (index, z_um, frame, score) for each scored frame, e.g. to save images."""
 

@@ -19,13 +19,13 @@ from tests.conftest import small_sim
 
 from autofocus.devices.micromanager import MMCamera, MMStage, open_core_microscope
 from autofocus.errors import CameraError, InputError, StageError
+from autofocus.events import ProgressEvent
 from autofocus.micromanager import (
     AutofocusCore,
     SoftwareAutofocus,
     focus,
     install_software_autofocus,
 )
-from autofocus.runner import ProgressEvent
 from autofocus.sim.mmdevices import SimulatedSlide, load_simulated_devices
 
 START_UM = 10_000.0
@@ -85,7 +85,9 @@ def test_camera_errors_and_colour_frames() -> None:
         MMCamera(_FakeCore(fail=True)).grab()
     rgb = MMCamera(_FakeCore()).grab()
     assert rgb.shape == (4, 5)
-    assert rgb[0, 0] == pytest.approx(20.0)
+    # The one grey formula of autofocus.frames.to_grey (Rec. 601), at the frame's own depth.
+    assert rgb.dtype == np.uint8
+    assert rgb[0, 0] == round(0.299 * 10 + 0.587 * 20 + 0.114 * 30)
 
 
 def test_open_core_microscope_rejects_other_objects() -> None:

@@ -7,12 +7,13 @@ import pytest
 import tifffile
 from tests.test_stack import FOCUS_PLANE, PLANES, focus_stack
 
-from autofocus.devices.base import Camera, Clock, Stage
+from autofocus.clock import Clock
+from autofocus.devices.base import Camera, Stage
 from autofocus.devices.replay import ReplayTiming, blend, open_replay, replay_microscope
 from autofocus.errors import InputError, LimitError
+from autofocus.readers import open_stack
 from autofocus.runner import AutofocusSettings, run_autofocus
 from autofocus.search import DEFAULT_STRATEGY
-from autofocus.stack import open_stack
 
 STEP_UM = 0.5
 

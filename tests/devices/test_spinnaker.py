@@ -16,10 +16,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
+from autofocus.connect import open_camera
 from autofocus.devices import spinnaker
 from autofocus.devices.base import Camera
 from autofocus.devices.camera_settings import CameraSettings
-from autofocus.devices.connect import open_camera
 from autofocus.errors import CameraError, InputError
 
 

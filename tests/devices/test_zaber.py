@@ -22,18 +22,12 @@ import pytest
 
 pytest.importorskip("zaber_motion")
 
-from autofocus.devices.connect import ConnectOptions
+from autofocus.clock import VirtualClock
 from autofocus.devices.zaber import ZaberStage, open_zaber_stage
 from autofocus.errors import InputError, LimitError, StageError
-from autofocus.sim.clock import VirtualClock
 from autofocus.sim.stage import SimStage, StageSpec
-from autofocus.sim.zaber_device import (
-    SIM_NATIVE_UNIT_UM,
-    SimZaberDevice,
-    ZaberDeviceServer,
-    ZaberDeviceSpec,
-    ZaberFault,
-)
+from autofocus.sim.zaber_protocol import SIM_NATIVE_UNIT_UM, SimZaberDevice, ZaberDeviceSpec, ZaberFault
+from autofocus.sim.zaber_server import ZaberDeviceServer
 
 FAST = 0.05
 """Real seconds per simulated second: homing from 9 mm takes ~0.1 s."""
@@ -68,7 +62,7 @@ def serve() -> Iterator[Serve]:
 
 
 def open_stage(url: str, **options: object) -> ZaberStage:
-    stage, _close = open_zaber_stage(url, ConnectOptions(**options))  # type: ignore[arg-type]
+    stage, _close = open_zaber_stage(url, **options)  # type: ignore[arg-type]
     assert isinstance(stage, ZaberStage)
     return stage
 
@@ -193,11 +187,10 @@ def run_python(code: str, env_extra: dict[str, str], tmp_path: Path) -> subproce
 
 OPEN_AND_REPORT = """
     import sys
-    from autofocus.devices.connect import ConnectOptions
     from autofocus.devices.zaber import open_zaber_stage
     from autofocus.errors import AutofocusError
     try:
-        stage, close = open_zaber_stage({url!r}, ConnectOptions())
+        stage, close = open_zaber_stage({url!r})
     except AutofocusError as exc:
         print("ERROR", type(exc).__name__, exc)
         sys.exit(exc.exit_code)

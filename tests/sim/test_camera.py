@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from autofocus.clock import VirtualClock
 from autofocus.devices.base import Camera
 from autofocus.errors import CameraError
 from autofocus.sim.camera import CameraSpec, SimCamera
-from autofocus.sim.clock import VirtualClock
 from autofocus.sim.faults import FaultPlan
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from autofocus.clock import VirtualClock
 from autofocus.devices.base import ContinuousStage, Stage
+from autofocus.devices.motion import move_duration_s
 from autofocus.errors import LimitError, StageError
-from autofocus.sim.clock import VirtualClock
 from autofocus.sim.faults import FaultPlan
-from autofocus.sim.stage import SimStage, StageSpec, move_duration_s
+from autofocus.sim.stage import SimStage, StageSpec
 
 
 def make_stage(**kw: object) -> SimStage:

@@ -8,15 +8,13 @@ protocols and turns that library's exceptions into :class:`StageError` /
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
-
+from autofocus.clock import Clock, SystemClock
 from autofocus.errors import CameraError, LimitError, StageError
+from autofocus.frames import Frame
 
 __all__ = [
     "Camera",
@@ -30,10 +28,6 @@ __all__ = [
     "StageError",
     "SystemClock",
 ]
-
-Frame = npt.NDArray[np.generic]
-"""A 2-D monochrome image: uint8, uint16 or floating point."""
-
 
 @runtime_checkable
 class Stage(Protocol):
@@ -78,26 +72,6 @@ class Camera(Protocol):
     def grab(self) -> Frame:
         """Expose and return one frame; raise CameraError on timeout or bad frame."""
         ...
-
-
-@runtime_checkable
-class Clock(Protocol):
-    """Time source. The simulator's virtual clock advances only when hardware 'works'."""
-
-    def now(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """Wall-clock time for real hardware."""
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
 
 
 @dataclass

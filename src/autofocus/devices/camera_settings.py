@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from autofocus.devices.base import Frame
 from autofocus.errors import CameraError, InputError
+from autofocus.frames import ChannelOrder, Frame, to_grey
 
 DEFAULT_GRAB_MARGIN_S = 2.0
 """Added to the exposure for each grab's deadline: covers readout, transfer and, when acquisition
@@ -80,21 +80,10 @@ def parse_camera_argument(argument: str, accepted: Collection[str]) -> tuple[str
     return target, settings
 
 
-def colour_to_grey(pixels: np.ndarray, order: str) -> Frame:
-    """Luminance of an ``RGB``/``BGR`` (optionally with alpha) frame, keeping its dtype.
-
-    Rec. 601 weights, as OpenCV's own conversion uses, so every backend scores the same grey.
-    """
-    import cv2
-
-    codes = {
-        ("RGB", 3): cv2.COLOR_RGB2GRAY,
-        ("BGR", 3): cv2.COLOR_BGR2GRAY,
-        ("RGB", 4): cv2.COLOR_RGBA2GRAY,
-        ("BGR", 4): cv2.COLOR_BGRA2GRAY,
-    }
-    channels = pixels.shape[2] if pixels.ndim == 3 else 0
-    code = codes.get((order, channels))
-    if code is None:
-        raise CameraError(f"cannot convert a {order} frame of shape {pixels.shape} to grey")
-    return cv2.cvtColor(np.ascontiguousarray(pixels), code)
+def colour_to_grey(pixels: np.ndarray, order: ChannelOrder) -> Frame:
+    """:func:`autofocus.frames.to_grey` for a camera backend: a frame it cannot convert is a
+    :class:`CameraError` (the camera delivered something unexpected), not a programming error."""
+    try:
+        return to_grey(pixels, order)
+    except ValueError as exc:
+        raise CameraError(str(exc)) from None

@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from autofocus.devices.base import Camera, Frame
+from autofocus.devices.base import Camera
 from autofocus.devices.camera_settings import CameraSettings, colour_to_grey, parse_camera_argument
 from autofocus.errors import CameraError, InputError
+from autofocus.frames import ChannelOrder, Frame
 
 GENTL_PATH_VARIABLE = "GENICAM_GENTL64_PATH"
 OPTIONS = ("device", "exposure_ms", "gain_db", "format", "timeout_ms")
-COLOUR_FORMATS = {"RGB8": "RGB", "BGR8": "BGR", "RGBa8": "RGB", "BGRa8": "BGR"}
+COLOUR_FORMATS: dict[str, ChannelOrder] = {"RGB8": "RGB", "BGR8": "BGR", "RGBa8": "RGB", "BGRa8": "BGR"}
 """Colour formats converted to grey in software, for cameras that offer no Mono format."""
 
 # harvesters prints its own errors with tracebacks to stderr by default; ours carry the same

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from autofocus.devices.base import Frame, Microscope
+from autofocus.devices.base import Microscope
 from autofocus.errors import CameraError, InputError, StageError
+from autofocus.frames import Frame, to_grey
 
 if TYPE_CHECKING:
     from pymmcore_plus import CMMCorePlus
@@ -135,12 +136,12 @@ class MMCamera:
 
 
 def _monochrome(image: np.ndarray) -> Frame:
-    """Micro-Manager RGB cameras give (h, w, 3|4); focus scoring wants one channel."""
-    if image.ndim == 2:
-        return image
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        return image[..., :3].mean(axis=2, dtype=np.float32)
-    raise CameraError(f"Micro-Manager: unexpected image shape {image.shape}")
+    """Micro-Manager RGB cameras give (h, w, 3|4), in RGB order once pymmcore-plus has fixed
+    them; focus scoring wants one channel, the same grey as every other backend's."""
+    try:
+        return to_grey(image, "RGB")
+    except ValueError:
+        raise CameraError(f"Micro-Manager: unexpected image shape {image.shape}") from None
 
 
 def open_core_microscope(

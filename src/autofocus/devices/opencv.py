@@ -18,9 +18,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from autofocus.devices.base import Camera, Frame
+from autofocus.devices.base import Camera
 from autofocus.devices.camera_settings import colour_to_grey
 from autofocus.errors import CameraError, InputError
+from autofocus.frames import Frame
 
 DEFAULT_TIMEOUT_S = 5.0
 """Per grab. Generous: USB cameras may renegotiate and network streams may buffer."""

@@ -23,8 +23,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from autofocus.devices.base import Frame, Microscope, SystemClock
+from autofocus.clock import SystemClock
+from autofocus.devices.base import Microscope
 from autofocus.errors import CameraError, InputError, LimitError, StageError
+from autofocus.frames import Frame
 
 try:
     import Pyro4

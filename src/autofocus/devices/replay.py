@@ -22,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from autofocus.devices.base import Frame, Microscope
+from autofocus.clock import VirtualClock
+from autofocus.devices.base import Microscope
+from autofocus.devices.motion import move_duration_s
 from autofocus.errors import CameraError, InputError, LimitError
-from autofocus.sim.clock import VirtualClock
-from autofocus.sim.stage import move_duration_s
-from autofocus.stack import ZStack, open_stack
+from autofocus.frames import Frame
+from autofocus.readers import ZStack, open_stack
 
 # Blend weights this close to 0 or 1 serve the recorded plane itself, untouched: a stage parked
 # on a plane should see exactly what was recorded there, not a rounding-altered copy.

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from autofocus.devices.base import Camera, Frame
+from autofocus.devices.base import Camera
 from autofocus.devices.camera_settings import CameraSettings, parse_camera_argument
 from autofocus.errors import CameraError, InputError
+from autofocus.frames import Frame
 
 SDK_URL = "https://www.teledynevisionsolutions.com/products/spinnaker-sdk/"
 SDK_HINT = (

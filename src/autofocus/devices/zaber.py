@@ -46,7 +46,6 @@ from autofocus.interrupt import annotate, signals_deferred
 
 if TYPE_CHECKING:
     from autofocus.devices.base import Stage
-    from autofocus.devices.connect import ConnectOptions
 
 __all__ = ["KNOWN_NATIVE_UNIT_UM", "ZaberStage", "open_zaber_stage", "store_dir"]
 
@@ -58,7 +57,7 @@ KNOWN_NATIVE_UNIT_UM: dict[str, float] = {
     # "deviceid:peripheralid" -> micrometres per native unit. Only values we can vouch for belong
     # here: a wrong factor would drive the stage to the wrong place. Real products are learned
     # from an online identification (see learn_native_unit) or given with --native-unit-um.
-    "1000001:0": 0.1,  # autofocus.sim.zaber_device, the simulated controller
+    "1000001:0": 0.1,  # autofocus.sim.zaber_protocol, the simulated controller
 }
 
 NATIVE_SPEED_PER_UNIT_S = 1.6384
@@ -233,11 +232,11 @@ def open_connection(port: str) -> Connection:
         raise stage_error(exc, f"opening {port}") from None
 
 
-def database_choice(options: ConnectOptions) -> Path | str | None:
+def database_choice(device_db: Path | str | None) -> Path | str | None:
     """Where device data comes from: an offline database file (Path), ``'offline'`` for none at
     all, a web-service URL (a mirror; from ``AUTOFOCUS_ZABER_DEVICE_DB`` only), or None for
     Zaber's own web service."""
-    chosen = options.device_db or os.environ.get("AUTOFOCUS_ZABER_DEVICE_DB") or None
+    chosen = device_db or os.environ.get("AUTOFOCUS_ZABER_DEVICE_DB") or None
     if chosen is None:
         return None
     text = str(chosen)
@@ -333,7 +332,7 @@ def learn_native_unit(key: str, um_per_native: float) -> None:
         path.write_text(json.dumps(learned, indent=1, sort_keys=True))
 
 
-def plan_units(device: Device, axis: Axis, options: ConnectOptions, db_problem: str | None,
+def plan_units(device: Device, axis: Axis, native_unit_um: float | None, db_problem: str | None,
                connection: Connection) -> UnitPlan:
     """Micrometres when identified; otherwise native units with a factor from somewhere."""
     with translated("reading the device's identity", connection):
@@ -343,10 +342,10 @@ def plan_units(device: Device, axis: Axis, options: ConnectOptions, db_problem: 
             if per_um > 0:
                 learn_native_unit(key, 1.0 / per_um)
             return UnitPlan(Units.LENGTH_MICROMETRES, 1.0, f"identified as {device.name}")
-    if options.native_unit_um is not None:
-        if not options.native_unit_um > 0:
+    if native_unit_um is not None:
+        if not native_unit_um > 0:
             raise InputError("--native-unit-um must be a positive number of micrometres")
-        return UnitPlan(Units.NATIVE, options.native_unit_um, "native units (--native-unit-um)")
+        return UnitPlan(Units.NATIVE, native_unit_um, "native units (--native-unit-um)")
     known = KNOWN_NATIVE_UNIT_UM.get(key) or load_learned().get(key)
     if known is not None:
         return UnitPlan(Units.NATIVE, known, f"native units ({known:g} um each, known for {key})")
@@ -408,21 +407,34 @@ def native_um(axis: Axis, units: UnitPlan) -> float | None:
     return 1.0 / per_um if per_um > 0 else None
 
 
-def open_zaber_stage(port: str, options: ConnectOptions) -> tuple[Stage, Callable[[], None]]:
-    """Connect, identify (or fall back to native units), home if needed; returns stage and closer."""
-    database = database_choice(options)
+def open_zaber_stage(
+    port: str,
+    *,
+    device: int = 3,
+    axis: int = 1,
+    device_db: Path | str | None = None,
+    native_unit_um: float | None = None,
+) -> tuple[Stage, Callable[[], None]]:
+    """Connect, identify (or fall back to native units), home if needed; returns stage and closer.
+
+    ``port`` is a serial port or ``tcp://host:port``; ``device`` and ``axis`` are the Zaber
+    device address and axis number; ``device_db`` an offline device database (see
+    :func:`database_choice`); ``native_unit_um`` the size of one native unit, used when the
+    device cannot be identified.
+    """
+    database = database_choice(device_db)
     configure_library(database)
     connection = open_connection(port)
     try:
-        device = connection.get_device(options.device)
-        db_problem = identify(device, database, connection)
-        axis = device.get_axis(options.axis)
-        with translated(f"checking axis {options.axis}", connection):
-            axis.generic_command("get pos")  # a missing axis answers BADAXIS here, before we move
-        units = plan_units(device, axis, options, db_problem, connection)
-        home_if_needed(axis, connection, units)
-        stage = ZaberStage(connection, axis, units,
-                           f"Zaber device {options.device} axis {options.axis} on {port}, {units.how}")
+        zaber_device = connection.get_device(device)
+        db_problem = identify(zaber_device, database, connection)
+        zaber_axis = zaber_device.get_axis(axis)
+        with translated(f"checking axis {axis}", connection):
+            zaber_axis.generic_command("get pos")  # a missing axis answers BADAXIS here, before we move
+        units = plan_units(zaber_device, zaber_axis, native_unit_um, db_problem, connection)
+        home_if_needed(zaber_axis, connection, units)
+        stage = ZaberStage(connection, zaber_axis, units,
+                           f"Zaber device {device} axis {axis} on {port}, {units.how}")
     except BaseException:
         with contextlib.suppress(MotionLibException):
             connection.close()

@@ -5,8 +5,8 @@
 :mod:`autofocus.sim.specimens`.
 """
 
+from autofocus.clock import VirtualClock
 from autofocus.sim.camera import CameraSpec, SimCamera
-from autofocus.sim.clock import VirtualClock
 from autofocus.sim.faults import FAULT_NAMES, FaultPlan
 from autofocus.sim.microscope import DEFAULT_TRUE_FOCUS_UM, SimConfig, SimulatedMicroscope
 from autofocus.sim.optics import OBJECTIVES, Objective

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from autofocus.devices.base import Clock
+from autofocus.clock import Clock
 from autofocus.errors import CameraError
 from autofocus.sim.faults import FaultPlan
 

@@ -21,9 +21,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import fft
 
-from autofocus.devices.base import Clock, Microscope, Stage
+from autofocus.clock import Clock, VirtualClock
+from autofocus.devices.base import Microscope, Stage
 from autofocus.sim.camera import CameraSpec, Renderer, SimCamera
-from autofocus.sim.clock import VirtualClock
 from autofocus.sim.faults import FaultPlan
 from autofocus.sim.optics import OBJECTIVES, DefocusOTF, Objective, defocus_model
 from autofocus.sim.specimens import SPECIMENS, Specimen, generate_specimen

@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from autofocus.clock import VirtualClock
+from autofocus.devices.motion import move_duration_s
 from autofocus.errors import LimitError, StageError
-from autofocus.sim.clock import VirtualClock
 from autofocus.sim.faults import FaultPlan
 
 
@@ -39,17 +40,6 @@ class StageSpec:
 
     def vibration_cap_um(self) -> float:
         return self.vibration_q * self.accel_um_s2 / (2 * math.pi * self.vibration_hz) ** 2
-
-
-def move_duration_s(distance_um: float, speed_um_s: float, accel_um_s2: float) -> float:
-    """Time of a trapezoidal (or triangular, for short moves) velocity profile."""
-    d = abs(distance_um)
-    if d == 0:
-        return 0.0
-    ramp = speed_um_s**2 / accel_um_s2  # distance to accelerate and decelerate
-    if d < ramp:
-        return 2.0 * math.sqrt(d / accel_um_s2)
-    return d / speed_um_s + speed_um_s / accel_um_s2
 
 
 @dataclass(frozen=True)

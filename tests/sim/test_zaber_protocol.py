@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import time
-
 import pytest
 
-from autofocus.sim.clock import VirtualClock
+from autofocus.clock import VirtualClock
 from autofocus.sim.stage import SimStage, StageSpec
-from autofocus.sim.zaber_device import (
+from autofocus.sim.zaber_protocol import (
     SimZaberDevice,
-    ZaberDeviceServer,
-    ZaberDeviceSpec,
     ZaberFault,
     lrc,
     parse_request,
@@ -160,33 +154,3 @@ def test_fault_validation() -> None:
         ZaberFault("gremlins")
     with pytest.raises(ValueError, match="fraction"):
         ZaberFault("stall", fraction=1.0)
-
-
-def read_line(read: object, deadline_s: float = 2.0) -> bytes:
-    data = b""
-    end = time.monotonic() + deadline_s
-    while not data.endswith(b"\n") and time.monotonic() < end:
-        data += read()  # type: ignore[operator]
-    return data
-
-
-def test_tcp_server_round_trip_and_disconnect() -> None:
-    device = SimZaberDevice(spec=ZaberDeviceSpec(address=2), time_scale=0.01, homed=True)
-    with ZaberDeviceServer(device, "tcp") as server:
-        host, port = server.url.removeprefix("tcp://").split(":")
-        with socket.create_connection((host, int(port)), timeout=2) as conn:
-            conn.sendall(b"/2 1 05 get limit.min\n")
-            assert read_line(lambda: conn.recv(100)) == b"@02 1 05 OK IDLE -- 0\r\n"
-            server.disconnect()
-            assert conn.recv(100) == b""  # the peer sees the line drop
-
-
-def test_pty_server_round_trip() -> None:
-    with ZaberDeviceServer(SimZaberDevice(time_scale=0.01), "pty") as server:
-        assert server.url.startswith("/dev/")
-        fd = os.open(server.url, os.O_RDWR | os.O_NOCTTY)
-        try:
-            os.write(fd, b"/3 0 01 get system.axiscount\n")
-            assert read_line(lambda: os.read(fd, 100)) == b"@03 0 01 OK IDLE WR 1\r\n"
-        finally:
-            os.close(fd)

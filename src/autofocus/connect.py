@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from autofocus.devices.base import Camera, Microscope, Stage, SystemClock
+from autofocus.clock import SystemClock
+from autofocus.devices.base import Camera, Microscope, Stage
 from autofocus.errors import InputError
 from autofocus.sim.microscope import SimConfig, SimulatedMicroscope
 
@@ -83,7 +84,10 @@ def open_microscope(port: str, options: ConnectOptions) -> Connection:
 def open_stage(port: str, options: ConnectOptions) -> tuple[Stage, Closer]:
     """A Zaber stage on a serial port or ``tcp://host:port``."""
     zaber = load_backend("zaber", "zaber")
-    stage, close = zaber.open_zaber_stage(port, options)
+    stage, close = zaber.open_zaber_stage(
+        port, device=options.device, axis=options.axis, device_db=options.device_db,
+        native_unit_um=options.native_unit_um,
+    )
     return stage, close
 
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from autofocus.devices.connect import ConnectOptions, open_camera, open_microscope, split_camera_spec
+from autofocus.connect import ConnectOptions, open_camera, open_microscope, split_camera_spec
 from autofocus.errors import InputError
 from autofocus.sim import SimConfig
 from autofocus.sim.camera import CameraSpec
