@@ -25,7 +25,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("devices", ("devices.*", "readers", "sim", "sim.*")),
     ("analysis", ("curve", "metrics", "_median_network", "modes", "numerics", "result")),
     ("search", ("search", "strategies", "strategies.*", "space")),
-    ("runner", ("runner", "connect")),
+    ("runner", ("runner", "hardware_probe", "connect")),
     ("workflows", ("focusmap", "track", "stack", "batch")),
     ("faces", ("", "cli", "cli_*", "gui", "gui.*", "micromanager", "report")),
 ]

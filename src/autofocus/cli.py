@@ -25,6 +25,7 @@ from autofocus import cli_recorded
 from autofocus.connect import Connection, ConnectOptions, open_microscope
 from autofocus.errors import AutofocusError, InputError
 from autofocus.events import ProgressEvent
+from autofocus.hardware_probe import DEFAULT_MAX_FRAMES, DEFAULT_TIMEOUT_S
 from autofocus.interrupt import Interrupted, annotate, signals_raise, stage_state_of
 from autofocus.metrics import METRICS, Roi
 from autofocus.modes import MODES
@@ -233,7 +234,10 @@ def focus(
     roi: Annotated[str | None, typer.Option(help="region of interest X,Y,WIDTH,HEIGHT (pixels)")] = None,
     settle_ms: Annotated[float, typer.Option(help="wait after each move, ms")] = 0.0,
     backlash_um: Annotated[float, typer.Option(help="final approach from below by this much, um")] = 0.0,
-    timeout_s: Annotated[float | None, typer.Option(help="give up after this many seconds")] = None,
+    timeout_s: Annotated[float | None, typer.Option(
+        help=f"give up after this many seconds (default {DEFAULT_TIMEOUT_S:g})")] = None,
+    max_frames: Annotated[int, typer.Option(
+        help="frame budget: a range whose step grid needs more frames is refused")] = DEFAULT_MAX_FRAMES,
     plot: Annotated[Path | None, typer.Option(help="write the focus-curve plot (PNG)")] = None,
     camera: Annotated[str, typer.Option(
         help="auto, sim, spinnaker, genicam:CTI_PATH or opencv:INDEX_OR_FILE")] = "auto",
@@ -264,6 +268,7 @@ def focus(
         settle_s=settle_ms / 1000.0,
         backlash_um=backlash_um,
         timeout_s=timeout_s,
+        max_frames=max_frames,
     )
     options = ConnectOptions(
         camera=camera, device=device, axis=axis, device_db=device_db, native_unit_um=native_unit_um,

@@ -2,38 +2,38 @@
 
 The runner owns everything that touches the world: the allowed interval (the user's range
 intersected with the device's limits), settling after each move, a one-direction final approach
-that takes up backlash, a time budget, progress events, and putting the stage back where it
-started when anything goes wrong.
+that takes up backlash, frame and time budgets, progress events, and putting the stage back
+where it started when anything goes wrong (also on Ctrl-C or SIGTERM, with signals deferred
+while it returns). The probe that moves, settles and grabs is :mod:`autofocus.hardware_probe`.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
-from autofocus.curve import FocusCurve, Peak, Sample
-from autofocus.devices.base import ContinuousStage, Microscope, Stage
-from autofocus.errors import InputError, LimitError, SearchTimeout
+from autofocus.curve import Peak
+from autofocus.devices.base import Microscope, Stage
+from autofocus.errors import InputError
 from autofocus.events import EventHandler, ProgressEvent
 from autofocus.frames import Frame
+from autofocus.hardware_probe import (
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_TIMEOUT_S,
+    Budget,
+    FrameHandler,
+    HardwareProbe,
+)
 from autofocus.interrupt import Interrupted, annotate, signals_deferred
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
 from autofocus.result import FocusResult
-from autofocus.search import (
-    DEFAULT_STRATEGY,
-    SearchSpace,
-    StopWhen,
-    get_strategy,
-    run_strategy,
-    stepped_sweep,
-)
+from autofocus.search import DEFAULT_STRATEGY, SearchSpace, get_strategy, run_strategy
 
-FrameHandler = Callable[[int, float, Frame, float], None]
-"""Called with (index, z_um, frame, score) for each scored frame, e.g. to save images."""
+__all__ = ["AutofocusSettings", "FrameHandler", "ReturnOutcome", "allowed_interval", "return_to",
+           "run_autofocus"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,14 @@ class AutofocusSettings:
     settle_s: float = 0.0
     backlash_um: float = 0.0
     timeout_s: float | None = None
+    """Wall time the run may take (on its clock); None: ``DEFAULT_TIMEOUT_S``."""
+    max_frames: int = DEFAULT_MAX_FRAMES
+    """Frames the run may take; a range whose step grid needs more is refused up front."""
+
+    @property
+    def budget(self) -> Budget:
+        timeout = DEFAULT_TIMEOUT_S if self.timeout_s is None else self.timeout_s
+        return Budget(timeout, self.max_frames)
 
     def validate(self) -> None:
         """Raise InputError for anything impossible; called before anything moves."""
@@ -60,6 +68,8 @@ class AutofocusSettings:
             if not math.isfinite(getattr(self, name)):
                 label = name.removesuffix("_um").removesuffix("_s")
                 raise InputError(f"{label} must be a finite number")
+        if self.timeout_s is not None and not (self.timeout_s > 0 and math.isfinite(self.timeout_s)):
+            raise InputError("timeout must be a positive number of seconds")
         if self.start_um >= self.end_um:
             raise InputError(
                 f"start ({self.start_um / 1000:g} mm) must be below end ({self.end_um / 1000:g} mm)"
@@ -70,12 +80,36 @@ class AutofocusSettings:
             raise InputError("step is larger than the range: there would be nothing to compare")
         if self.settle_s < 0 or self.backlash_um < 0:
             raise InputError("settle time and backlash must not be negative")
-        if self.timeout_s is not None and not self.timeout_s > 0:
-            raise InputError("timeout must be positive")
         if self.downsample < 1:
             raise InputError("downsample must be 1 or more")
+        self.check_plan_fits()
         get_strategy(self.strategy)
         self.score_functions()
+
+    def check_plan_fits(self) -> None:
+        """Refuse, before anything moves, a plan that cannot fit its budgets: a step grid with
+        more positions than the frame budget (every strategy works on that grid; a tiny step
+        would otherwise run for hours or exhaust memory), or a settle time longer than the
+        whole time budget."""
+        if isinstance(self.max_frames, bool) or not isinstance(self.max_frames, int) \
+                or self.max_frames < 2:
+            raise InputError("the frame budget (--max-frames) must be a whole number of 2 or more")
+        span = self.end_um - self.start_um
+        positions = span / self.step_um + 1  # inf when the step underflows against the span
+        if not positions <= self.max_frames or self.start_um + self.step_um == self.start_um:
+            count = (f"{math.floor(positions + 1e-9):,}" if positions < 1e9
+                     else f"{positions:.3g}" if math.isfinite(positions) else "too many")
+            raise InputError(
+                f"a {span / 1000:g} mm range in steps of {self.step_um / 1000:g} mm is {count} "
+                f"positions, more than the budget of {self.max_frames} frames; use a step of at "
+                f"least {suggest_step_mm(span, self.max_frames):g} mm (or raise --max-frames)"
+            )
+        budget = self.budget.timeout_s
+        if self.settle_s > budget:
+            raise InputError(
+                f"the settle time ({self.settle_s:g} s per move) is longer than the time budget "
+                f"({budget:g} s, --timeout-s): the run could not take a single frame"
+            )
 
     @property
     def metric_name(self) -> str:
@@ -90,6 +124,18 @@ class AutofocusSettings:
         return fine, coarse
 
 
+def suggest_step_mm(span_um: float, max_frames: int) -> float:
+    """The smallest round step (1, 2 or 5 times a power of ten, in mm) whose grid over
+    ``span_um`` fits ``max_frames`` positions."""
+    need_mm = span_um / 1000 / (max_frames - 1)
+    exponent = math.floor(math.log10(need_mm))
+    for mantissa in (1, 2, 5, 10):
+        step = mantissa * 10.0**exponent
+        if step >= need_mm * (1 - 1e-12):
+            return float(f"{step:.12g}")
+    return 10.0 ** (exponent + 1)  # unreachable: 10 x 10^e always covers need
+
+
 def allowed_interval(settings: AutofocusSettings, limits_um: tuple[float, float]) -> tuple[float, float]:
     """The user's range intersected with the device's travel; empty is an input error."""
     lo = max(settings.start_um, limits_um[0])
@@ -100,111 +146,6 @@ def allowed_interval(settings: AutofocusSettings, limits_um: tuple[float, float]
             f"the stage's travel {limits_um[0] / 1000:g}..{limits_um[1] / 1000:g} mm"
         )
     return lo, hi
-
-
-class HardwareProbe:
-    """A probe that moves the stage, settles, grabs a frame and scores it (fine and coarse).
-
-    ``sweep`` streams frames during one constant-speed move when the stage is a
-    :class:`ContinuousStage`; each frame's z is the stage position at the middle of its
-    exposure, interpolated from position readings taken just before and after the grab (so the
-    stage's acceleration ramps need no model). Other stages are swept step by step."""
-
-    def __init__(
-        self,
-        microscope: Microscope,
-        space: SearchSpace,
-        score_frame: Callable[[Frame], float],
-        settings: AutofocusSettings,
-        emit: EventHandler,
-        on_frame: FrameHandler | None,
-        coarse_frame: Callable[[Frame], float] | None = None,
-    ) -> None:
-        self._scope = microscope
-        self._space = space
-        self._score_frame = score_frame
-        self._coarse_frame = coarse_frame
-        self._settings = settings
-        self._emit = emit
-        self._on_frame = on_frame
-        self._curve = FocusCurve()
-        self._began = microscope.clock.now()
-        self._frame_period_s: float | None = None
-        self.compute_s = 0.0
-
-    @property
-    def curve(self) -> FocusCurve:
-        return self._curve
-
-    def move(self, z_um: float) -> None:
-        """The only way this run moves the stage: checked against the allowed interval first."""
-        self._check_allowed(z_um)
-        self._check_time()
-        self._scope.stage.move_to_um(self._space.clamp(z_um))
-        self._scope.clock.sleep(self._settings.settle_s)
-
-    def sample(self, z_um: float) -> float:
-        self.move(z_um)
-        return self._record(self._space.clamp(z_um), self._scope.camera.grab(), moving=False)
-
-    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
-              stop_when: StopWhen | None = None) -> list[Sample]:
-        stage = self._scope.stage
-        if not isinstance(stage, ContinuousStage):
-            return stepped_sweep(self, start_um, end_um, spacing_um, stop_when=stop_when)
-        self._check_allowed(end_um)
-        first = len(self._curve)
-        clock = self._scope.clock
-        self.move(start_um)
-        if self._frame_period_s is None:
-            # A frame at rest, and the camera's frame period to set the speed from (once: later
-            # passes start moving at once, the frame period does not change during a search).
-            before = clock.now()
-            self._record(self._space.clamp(start_um), self._scope.camera.grab(), moving=False)
-            self._frame_period_s = max(clock.now() - before, 1e-3)
-            stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
-            # The next frame would show the start again (the stage is only accelerating):
-            # wait until it is about one spacing along instead.
-            clock.sleep(self._frame_period_s)
-        else:
-            stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
-        while stage.is_moving():
-            self._check_time()
-            t0, z0 = clock.now(), stage.position_um()
-            frame = self._scope.camera.grab()
-            t1, z1 = clock.now(), stage.position_um()
-            mid = min(self._scope.camera.exposure_s / 2, t1 - t0)
-            z = z0 + (z1 - z0) * (mid / (t1 - t0) if t1 > t0 else 0.0)
-            self._record(self._space.clamp(z), frame, moving=True)
-            if stop_when is not None and stop_when(self._curve.samples[first:]):
-                # The stage is between the pass's checked ends: stopping leaves it inside.
-                stage.stop()
-                break
-        return self._curve.samples[first:]
-
-    def _record(self, z: float, frame: Frame, *, moving: bool) -> float:
-        began = time.perf_counter()
-        value = float(self._score_frame(frame))
-        coarse = float(self._coarse_frame(frame)) if self._coarse_frame is not None else None
-        self.compute_s += time.perf_counter() - began
-        self._curve.add(z, value, self._scope.clock.now() - self._began, coarse=coarse, moving=moving)
-        index = self._curve.frames_taken
-        if self._on_frame is not None:
-            self._on_frame(index, z, frame, value)
-        self._emit(ProgressEvent("frame", index, z, value))
-        return value
-
-    def _check_allowed(self, z_um: float) -> None:
-        if not self._space.contains(z_um):
-            raise LimitError(
-                f"refusing to move to {z_um / 1000:.6f} mm: outside the allowed "
-                f"{self._space.lo_um / 1000:.6f}..{self._space.hi_um / 1000:.6f} mm"
-            )
-
-    def _check_time(self) -> None:
-        budget = self._settings.timeout_s
-        if budget is not None and self._scope.clock.now() - self._began > budget:
-            raise SearchTimeout(f"the search took longer than its {budget:g} s budget")
 
 
 def run_autofocus(
@@ -227,7 +168,8 @@ def run_autofocus(
     space = SearchSpace(lo, hi, settings.step_um, min(max(start_z, lo), hi),
                         expect_for_mode(settings.mode))
     score_frame, coarse_frame = settings.score_functions()
-    probe = HardwareProbe(microscope, space, score_frame, settings, emit, on_frame, coarse_frame)
+    probe = HardwareProbe(microscope, space, score_frame, settings.settle_s, emit, on_frame,
+                          coarse_frame, settings.budget)
     began = clock.now()
     emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
 
@@ -288,8 +230,8 @@ def fail(microscope: Microscope, start_z: float, emit: EventHandler, probe: Hard
 def approach(probe: HardwareProbe, z_um: float, backlash_um: float, lo_um: float) -> None:
     """Arrive at ``z_um`` moving upwards, so gear backlash is always taken up the same way."""
     if backlash_um > 0:
-        probe.move(max(z_um - backlash_um, lo_um))
-    probe.move(z_um)
+        probe.move(max(z_um - backlash_um, lo_um), final=True)
+    probe.move(z_um, final=True)
 
 
 RETURN_TOLERANCE_UM = 1.0

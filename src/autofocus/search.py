@@ -33,6 +33,7 @@ Dependencies run one way, ``search -> strategies -> space``: no strategy imports
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -113,10 +114,21 @@ class CallableProbe:
                 f"{self._space.lo_um:.3f}..{self._space.hi_um:.3f} um"
             )
         z = self._space.clamp(z_um)
-        value = float(self._score(z))
-        coarse = value if self._coarse is None else float(self._coarse(z))
-        self._curve.add(z, value, t_s=float(len(self._curve)), coarse=coarse)
-        return value
+        for _attempt in range(1 + self.RETRIES):
+            value = float(self._score(z))
+            coarse = value if self._coarse is None else float(self._coarse(z))
+            if math.isfinite(value) and math.isfinite(coarse):
+                self._curve.add(z, value, t_s=float(len(self._curve)), coarse=coarse)
+                return value
+        # A score that is not a number is a failed measurement, never a number to optimise
+        # (comparisons with NaN are all false: a search could loop on it for ever).
+        raise FocusNotFound(
+            f"the score at {z:.3f} um was not a finite number ({value:g}, coarse {coarse:g}) "
+            f"{1 + self.RETRIES} times: a failed measurement"
+        )
+
+    RETRIES = 2
+    """Calls again at the same z after a non-finite score (a noisy acquisition may recover)."""
 
     def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
               stop_when: StopWhen | None = None) -> list[Sample]:
