@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sys
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,8 +23,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from autofocus import cli_recorded
+from autofocus.cli_checks import check_focus_words, check_output_folder, check_plot_path, check_tcp_port
 from autofocus.connect import Connection, ConnectOptions, open_microscope
-from autofocus.errors import AutofocusError, InputError
+from autofocus.errors import AutofocusError, InputError, OutputError
 from autofocus.events import ProgressEvent
 from autofocus.hardware_probe import DEFAULT_MAX_FRAMES, DEFAULT_TIMEOUT_S
 from autofocus.interrupt import Interrupted, annotate, signals_raise, stage_state_of
@@ -95,6 +97,10 @@ class ProgressView:
             self.task = self.progress.add_task("focus", total=expected_frames)
 
     def __call__(self, event: ProgressEvent) -> None:
+        with to_stdout():
+            self.show(event)
+
+    def show(self, event: ProgressEvent) -> None:
         if event.kind == "frame":
             if self.progress is not None and self.task is not None:
                 total = self.progress.tasks[0].total or 0
@@ -120,6 +126,10 @@ def run_focus(
     """Validate, connect, focus, report. Returns the exit code."""
     settings.validate()
     check_port(port)
+    if show_images is not None:
+        check_output_folder(show_images, "--images-dir")
+    if plot is not None:
+        check_plot_path(plot)
     with ExitStack() as stack:
         try:
             connection: Connection = open_microscope(port, options)
@@ -135,17 +145,37 @@ def run_focus(
         try:
             stack.close()  # end the progress bar before printing
             if writer is not None:
-                writer.write_animation()
+                best_effort(writer.write_animation, "the animation")
             true_focus = connection.simulator.true_focus_um if connection.simulator else None
             if plot is not None:
-                plot_curve(result, plot, true_focus)
-            report(result, connection, as_json)
-        except Interrupted as exc:
+                best_effort(lambda: plot_curve(result, plot, true_focus), f"the plot {plot}")
+            with to_stdout():
+                report(result, connection, as_json)
+        except (Interrupted, AutofocusError) as exc:
             annotate(exc, where_result_left(result))
             raise
     if result.return_error:
         return EXIT_HARDWARE
     return EXIT_FOCUSED if result.focused else EXIT_NOT_FOUND
+
+
+@contextmanager
+def to_stdout() -> Iterator[None]:
+    """Printing to a closed pipe or a full disk is an output failure (exit 4), not a traceback."""
+    try:
+        yield
+        sys.stdout.flush()
+    except OSError as exc:
+        raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
+
+
+def best_effort(write: Callable[[], object], what: str) -> None:
+    """Extra output after the run (plot, animation): a failure to write it is said on one line
+    and does not turn the run's result into a failure."""
+    try:
+        write()
+    except (OSError, OutputError, ValueError) as exc:
+        print(f"autofocus: warning: could not write {what}: {exc}", file=sys.stderr)
 
 
 def where_result_left(result: FocusResult) -> str:
@@ -275,6 +305,7 @@ def focus(
         sim=sim_config(sim_focus_mm, sim_specimen, sim_objective, sim_bits, sim_seed, sim_fault,
                        sim_fault_after),
     )
+    check_focus_words(options, port, settings.roi, sim_seed)
     code = run_focus(port, settings, options, verbose=verbose, as_json=as_json, plot=plot,
                      show_images=images_dir if show_images else None, show_bar=sys.stderr.isatty())
     raise typer.Exit(code)
@@ -317,6 +348,7 @@ def serve_zaber(
     from autofocus.sim.zaber_protocol import ZABER_FAULTS, ZaberFault
     from autofocus.sim.zaber_server import serve_forever
 
+    check_tcp_port(port)
     if fault is not None and fault not in ZABER_FAULTS:
         raise InputError(f"unknown fault {fault!r}; choose one of: {', '.join(ZABER_FAULTS)}")
     if not time_scale > 0:
@@ -336,6 +368,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(run_cli(list(sys.argv[1:] if argv is None else argv)))
 
 
+def silence_stdout() -> None:
+    """After stdout failed (a closed pipe), point it at /dev/null so the interpreter's last
+    flush at exit adds no second message."""
+    with suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def run_cli(args: list[str]) -> int:
     """Parse and run; every failure becomes one line on stderr and its exit code."""
     is_subcommand = bool(args) and args[0] in SUBCOMMANDS
@@ -348,6 +388,10 @@ def run_cli(args: list[str]) -> int:
         print(f"autofocus: error: {exc.format_message()}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Interrupted as exc:
+        print(f"autofocus: {exc.describe()}", file=sys.stderr)
+        return exc.exit_code
+    except OutputError as exc:
+        silence_stdout()
         print(f"autofocus: {exc.describe()}", file=sys.stderr)
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt) as exc:

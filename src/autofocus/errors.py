@@ -45,6 +45,13 @@ class SearchTimeout(AutofocusError):
     exit_code = 3
 
 
+class OutputError(AutofocusError):
+    """Output could not be written (a closed pipe, a full disk, an unwritable file). The stage
+    is handled as on any other failure: returned, or left at the answer once focus was found."""
+
+    exit_code = 4
+
+
 class FocusNotFound(AutofocusError):
     """The focus curve does not support an answer (flat, edge peak, ambiguous, too noisy)."""
 

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from PIL import Image
 
+from autofocus.errors import OutputError
 from autofocus.frames import Frame
 from autofocus.metrics import median_blur, prepare
 from autofocus.result import FocusResult
@@ -102,7 +103,8 @@ class StepImageWriter:
         laplacian = cv2.Laplacian(filtered, cv2.CV_64F)
         panel = np.hstack([to_display(gray), to_display(filtered), to_display(np.abs(laplacian))])
         path = self.folder / f"step_{index:04d}_z{z_um / 1000:.6f}mm.png"
-        cv2.imwrite(str(path), panel)
+        if not cv2.imwrite(str(path), panel):  # OpenCV reports a failed write only this way
+            raise OutputError(f"cannot write the step image {path} (disk full or not writable?)")
         self._steps.append((z_um, score, path))
 
     def write_animation(self, name: str = "sweep.gif") -> Path | None:

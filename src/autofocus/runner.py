@@ -168,6 +168,8 @@ def run_autofocus(
     space = SearchSpace(lo, hi, settings.step_um, min(max(start_z, lo), hi),
                         expect_for_mode(settings.mode))
     score_frame, coarse_frame = settings.score_functions()
+    if settings.roi is not None or settings.downsample > 1:
+        check_scorable(microscope, settings, score_frame, coarse_frame)
     probe = HardwareProbe(microscope, space, score_frame, settings.settle_s, emit, on_frame,
                           coarse_frame, settings.budget)
     began = clock.now()
@@ -213,6 +215,25 @@ def run_autofocus(
         if not settled:
             fail(microscope, start_z, emit, probe, exc)
         raise
+
+
+def check_scorable(microscope: Microscope, settings: AutofocusSettings,
+                   *measures: Callable[[Frame], float]) -> None:
+    """Before the first move: score one frame taken where the stage stands, so a region of
+    interest outside the camera's frame, or too small for the coarse measure's downsampling,
+    is refused while nothing has moved."""
+    frame = microscope.camera.grab()
+    try:
+        for measure in measures:
+            measure(frame)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"roi {settings.roi} cannot be scored on this camera's {frame.shape[-1]}x{frame.shape[0]} "
+            f"frames (the coarse measure works on a {COARSE_DOWNSAMPLE * settings.downsample}x "
+            f"smaller copy): {exc}"
+        ) from None
 
 
 def fail(microscope: Microscope, start_z: float, emit: EventHandler, probe: HardwareProbe,
