@@ -59,14 +59,15 @@ def check_tcp_port(port: int) -> None:
 
 
 def check_camera_file(spec: str) -> None:
-    """A camera that names a file (an OpenCV video, a GenTL producer) must name one that exists."""
+    """An OpenCV camera that names a file must name one that exists (a GenTL producer's path is
+    the genicam backend's to check, after it has said whether its extra is installed)."""
     family, argument = split_camera_spec(spec)
     target = argument.partition("?")[0]
     if not target:
         return
     if family == "opencv" and (target.isdigit() or "://" in target or target.startswith("/dev/")):
         return
-    if family in ("opencv", "genicam") and not Path(target).exists():
+    if family == "opencv" and not Path(target).exists():
         raise InputError(f"--camera {spec}: no such file {target}")
 
 
