@@ -4,6 +4,7 @@ raising one :class:`InputError` line."""
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -90,5 +91,9 @@ def check_focus_words(options: ConnectOptions, port: str, roi: Roi | None, seed:
             raise InputError(f"--device must be a Zaber device number 1..99, got {options.device}")
         if not 1 <= options.axis <= 9:
             raise InputError(f"--axis must be an axis number 1..9, got {options.axis}")
+    unit = options.native_unit_um
+    if unit is not None and not (math.isfinite(unit) and 1e-3 <= unit <= 1e3):
+        raise InputError(f"--native-unit-um {unit:g} is not a plausible native unit: give the "
+                         "stage's microstep size or encoder resolution, 0.001 to 1000 micrometres")
     check_camera_file(options.camera)
     check_roi_on_sim(roi, options, port)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -151,9 +152,12 @@ class ZaberStage:
         self._units = units
         self.description = description
         with translated("reading the travel limits", connection):
-            lo = axis.settings.get("limit.min", units.unit) * units.um_per_unit
-            hi = axis.settings.get("limit.max", units.unit) * units.um_per_unit
-        self._limits = (min(lo, hi), max(lo, hi))
+            lo = axis.settings.get("limit.min", units.unit)
+            hi = axis.settings.get("limit.max", units.unit)
+        self._device_limits = (min(lo, hi), max(lo, hi))
+        """In the library's unit: every target is checked against them before it is sent."""
+        self._limits = (self._device_limits[0] * units.um_per_unit,
+                        self._device_limits[1] * units.um_per_unit)
 
     @property
     def limits_um(self) -> tuple[float, float]:
@@ -166,8 +170,10 @@ class ZaberStage:
     def move_to_um(self, z_um: float) -> None:
         doing = f"the move to {z_um / 1000:.6f} mm"
         target = z_um / self._units.um_per_unit
+        self._check_target(target, z_um)
         if self._units.unit == Units.NATIVE:
             target = round(target)  # positions are whole native units; 100122.99999 is BADDATA
+        self._check_target(target, z_um)
         with translated(doing, self._connection):
             self._axis.move_absolute(target, self._units.unit, wait_until_idle=True)
 
@@ -179,6 +185,7 @@ class ZaberStage:
         """Begin a move at ``speed_um_s`` and return at once (for continuous sweeps)."""
         units = self._units
         target: float = z_um / units.um_per_unit
+        self._check_target(target, z_um)
         speed: float = speed_um_s
         speed_unit = Units.VELOCITY_MICROMETRES_PER_SECOND
         if units.unit == Units.NATIVE:
@@ -186,9 +193,19 @@ class ZaberStage:
             # Zaber's native speed counts native units per 1/1.6384 s; 0 would mean "default".
             speed = max(1, round(speed_um_s / units.um_per_unit * NATIVE_SPEED_PER_UNIT_S))
             speed_unit = Units.NATIVE
+        self._check_target(target, z_um)
         with translated(f"the move to {z_um / 1000:.6f} mm", self._connection):
             self._axis.move_absolute(target, units.unit, wait_until_idle=False,
                                      velocity=speed, velocity_unit=speed_unit)
+
+    def _check_target(self, target: float, z_um: float) -> None:
+        """Never send a position outside the device's own limits (or not a number at all)."""
+        lo, hi = self._device_limits
+        if not (math.isfinite(target) and lo <= target <= hi):
+            raise LimitError(
+                f"Zaber stage: refusing to send {target:g} (for {z_um / 1000:.6f} mm): outside the "
+                f"device's limits {lo:g}..{hi:g}"
+            )
 
     def is_moving(self) -> bool:
         """Busy or not; a move that ended on a fault flag (stall, ...) raises StageError."""
@@ -342,11 +359,16 @@ def plan_units(device: Device, axis: Axis, native_unit_um: float | None, db_prob
             if per_um > 0:
                 learn_native_unit(key, 1.0 / per_um)
             return UnitPlan(Units.LENGTH_MICROMETRES, 1.0, f"identified as {device.name}")
-    if native_unit_um is not None:
-        if not native_unit_um > 0:
-            raise InputError("--native-unit-um must be a positive number of micrometres")
-        return UnitPlan(Units.NATIVE, native_unit_um, "native units (--native-unit-um)")
     known = KNOWN_NATIVE_UNIT_UM.get(key) or load_learned().get(key)
+    if native_unit_um is not None:
+        check_native_unit(native_unit_um)
+        if known is not None and not math.isclose(native_unit_um, known, rel_tol=0.01):
+            # A wrong factor drives the stage to the wrong place: the known one wins, loudly.
+            raise InputError(
+                f"--native-unit-um {native_unit_um:g} contradicts the {known:g} um per native unit "
+                f"known for this device (product {key}); leave the option out to use the known one"
+            )
+        return UnitPlan(Units.NATIVE, native_unit_um, "native units (--native-unit-um)")
     if known is not None:
         return UnitPlan(Units.NATIVE, known, f"native units ({known:g} um each, known for {key})")
     raise InputError(
@@ -355,6 +377,19 @@ def plan_units(device: Device, axis: Axis, native_unit_um: float | None, db_prob
         "--native-unit-um UM (the stage's native unit in micrometres: 'microstep size' or "
         "'encoder resolution' on its datasheet)"
     )
+
+
+NATIVE_UNIT_RANGE_UM = (1e-3, 1e3)
+"""Plausible micrometres per native unit: from 1 nm (fine encoders) to 1 mm (coarse steppers)."""
+
+
+def check_native_unit(native_unit_um: float) -> None:
+    lo, hi = NATIVE_UNIT_RANGE_UM
+    if not (math.isfinite(native_unit_um) and lo <= native_unit_um <= hi):
+        raise InputError(
+            f"--native-unit-um {native_unit_um:g} is not a plausible native unit: give the stage's "
+            f"microstep size or encoder resolution, between {lo:g} and {hi:g} micrometres"
+        )
 
 
 def home_if_needed(axis: Axis, connection: Connection, units: UnitPlan) -> None:
