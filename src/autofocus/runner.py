@@ -173,7 +173,6 @@ def run_autofocus(
     probe = HardwareProbe(microscope, space, score_frame, settings.settle_s, emit, on_frame,
                           coarse_frame, settings.budget)
     began = clock.now()
-    emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
 
     def finish(peak: Peak | None, reason: str, final_z: float | None,
                return_error: str = "") -> FocusResult:
@@ -194,6 +193,7 @@ def run_autofocus(
 
     settled = False  # once the stage is back (or at the answer), a later exception must not move it
     try:
+        emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
         peak, reason = run_strategy(settings.strategy, probe, space)
         if peak is None:
             with signals_deferred() as pending:
