@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,zaber,micromanager,pymicroscope,genicam,batch]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,zaber,micromanager,pymicroscope,genicam,batch,gui]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

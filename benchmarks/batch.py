@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 BLUR_EVERY = 10  # every tenth frame is out of focus; the batch must flag exactly those
@@ -69,7 +70,12 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     """One configuration, measured in this (fresh) process."""
     import cv2
 
-    from autofocus.batch import FlagRule, MetricSpec, SyntheticFrame, score_and_rank
+    from autofocus.batch import FlagRule, MetricSpec, score_and_rank
+
+    # The frame generator is a test helper (tests/synthetic.py), not part of the library.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.synthetic import SyntheticFrame
+
     from autofocus.modes import metric_for_mode
 
     # One OpenCV thread per worker, so "1 worker" really is one core and scaling comes from Dask.

@@ -18,6 +18,9 @@ from autofocus.sim import OBJECTIVES, SPECIMENS, SimConfig, SimulatedMicroscope
 from autofocus.sim.camera import CameraSpec
 from autofocus.sim.optics import defocus_model
 
+TARGET_MS = 60.0
+"""Requirement: one 1920x1200 frame rendered in at most 60 ms on the 2-core machine."""
+
 
 def time_frames(sim: SimulatedMicroscope, frames: int) -> list[float]:
     dof = sim.depth_of_field_um()
@@ -65,6 +68,9 @@ def main() -> None:
                   + " ".join(f"{c:>13}" for c in cells))
             model_ms = 0.0
     print(f"slowest median: {worst:.1f} ms per frame (requirement: <= 60 ms)")
+    # The target lives here, not in the unit tests: wall-clock time depends on what else runs.
+    print(f"{'PASS' if worst <= TARGET_MS else 'MISS'}: slowest median render {worst:.1f} ms "
+          f"<= {TARGET_MS:g} ms per {args.width}x{args.height} frame")
 
 
 if __name__ == "__main__":

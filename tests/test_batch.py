@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from tests.synthetic import SyntheticFrame
 from tests.test_stack import FOCUS_PLANE, focus_stack
 
 from autofocus import batch, cli
@@ -20,7 +21,6 @@ from autofocus.batch import (
     ImageFile,
     MetricSpec,
     ScoredFrame,
-    SyntheticFrame,
     collect_files,
     rank_scores,
     score_and_rank,

@@ -41,7 +41,8 @@ def test_a_missing_optional_library_names_the_extra_to_install(monkeypatch: pyte
 def test_import_autofocus_needs_no_hardware_library() -> None:
     import subprocess
 
-    blocked = ["zaber_motion", "pymmcore_plus", "harvesters", "microscope", "dask", "PySpin"]
+    blocked = ["zaber_motion", "pymmcore_plus", "harvesters", "microscope", "dask", "PySpin",
+               "qtpy", "PySide6", "PyQt5", "PyQt6", "pyqtgraph", "napari"]  # Qt: only autofocus.gui
     code = (
         "import sys\n"
         f"for name in {blocked!r}: sys.modules[name] = None\n"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autofocus.curve import FocusCurve
+from autofocus.curve import FocusCurve, profile
 from autofocus.errors import FocusNotFound
 
 
@@ -67,12 +67,20 @@ def test_transparent_dip_is_focus_in_auto_mode_and_ambiguous_otherwise() -> None
     assert peak.method in ("dip-fit", "hump-midpoint")
 
 
-def test_repeated_positions_are_averaged_and_best_frame_keeps_tutorial_semantics() -> None:
-    z = np.array([0.0, 10.0, 20.0, 20.0, 30.0, 40.0])
-    scores = np.array([1.0, 2.0, 9.0, 11.0, 3.0, 1.0])
-    peak = curve_of(z, scores).locate_best_frame()
+REPEATED_Z = np.array([0.0, 10.0, 20.0, 20.0, 30.0, 40.0])
+REPEATED_SCORES = np.array([1.0, 2.0, 9.0, 11.0, 3.0, 1.0])
+
+
+def test_the_analysed_profile_averages_repeated_positions() -> None:
+    z, scores = profile(curve_of(REPEATED_Z, REPEATED_SCORES))
+    assert z.tolist() == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert scores.tolist() == [1.0, 2.0, 10.0, 3.0, 1.0]
+
+
+def test_best_frame_reports_the_raw_maximum_as_the_tutorial_did() -> None:
+    peak = curve_of(REPEATED_Z, REPEATED_SCORES).locate_best_frame()
     assert peak.z_um == 20.0
-    assert peak.score == 11.0
+    assert peak.score == 11.0  # the single best frame, not the average of the two at 20 um
 
 
 def test_a_few_recorded_planes_with_a_clear_peak_are_focused_with_some_confidence() -> None:

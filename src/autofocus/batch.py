@@ -2,7 +2,7 @@
 
 Work runs on Dask: the local threaded (default) or process scheduler, or an existing
 ``dask.distributed`` cluster by address. Memory stays bounded on collections larger than memory:
-a task receives only *descriptions* of frames (a file path, a synthetic frame's seed), loads each
+a task receives only *descriptions* of frames (a file path, a generator's seed), loads each
 frame where it is scored and returns one small row per frame; and tasks are handed to Dask in
 waves of a few per worker, so neither frames nor a graph of the whole collection pile up.
 
@@ -18,8 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -32,6 +31,26 @@ from autofocus.events import EventHandler, ProgressEvent
 from autofocus.frames import Frame
 from autofocus.metrics import Roi, make_metric
 from autofocus.readers import TIFF_SUFFIXES, TiffPlanes, image_files, read_image
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "DEFAULT_SCHEDULER",
+    "LOCAL_SCHEDULERS",
+    "BatchReport",
+    "FlagRule",
+    "FrameSource",
+    "ImageFile",
+    "MetricSpec",
+    "RankedFrame",
+    "ScoredFrame",
+    "collect_files",
+    "open_scheduler",
+    "rank_scores",
+    "score_and_rank",
+    "score_chunk",
+    "score_collection",
+    "score_source",
+]
 
 LOCAL_SCHEDULERS = ("threads", "processes", "sync")
 DEFAULT_SCHEDULER = "threads"
@@ -74,43 +93,6 @@ class ImageFile:
                 yield planes.read(index)
         finally:
             planes.close()
-
-
-@dataclass(frozen=True)
-class SyntheticFrame:
-    """A generated microscope-like frame: a fixed random texture, shifted per frame and blurred by
-    ``blur_px`` (0 is sharp). For benchmarks and tests, with no disk in the way."""
-
-    index: int
-    width: int = 1920
-    height: int = 1200
-    blur_px: float = 0.0
-    bits: int = 8
-    seed: int = 0
-
-    @property
-    def name(self) -> str:
-        return f"synthetic-{self.index:06d}"
-
-    def frames(self) -> Iterator[Frame]:
-        base = _texture(self.width, self.height, self.bits, self.seed)
-        # A different field of view per frame, without paying for new random numbers per frame.
-        frame = np.roll(base, (self.index * 37 % self.height, self.index * 53 % self.width), axis=(0, 1))
-        if self.blur_px > 0:
-            frame = cv2.GaussianBlur(frame, (0, 0), self.blur_px)
-        yield frame
-
-
-@lru_cache(maxsize=2)
-def _texture(width: int, height: int, bits: int, seed: int) -> np.ndarray:
-    """Fine random structure at the camera's bit depth (cached: one per worker process)."""
-    if bits not in (8, 16):
-        raise InputError("synthetic frames are 8 or 16 bits")
-    noise = np.random.default_rng(seed).random((height, width), dtype=np.float32)
-    smooth = cv2.GaussianBlur(noise, (0, 0), 1.5)
-    smooth = (smooth - smooth.min()) / max(float(smooth.max() - smooth.min()), 1e-6)
-    top = 255 if bits == 8 else 65_535
-    return np.rint(smooth * top).astype(np.uint8 if bits == 8 else np.uint16)
 
 
 def collect_files(paths: Iterable[str]) -> list[ImageFile]:
@@ -361,7 +343,6 @@ class BatchReport:
     metric: str
     scheduler: str = ""
     elapsed_s: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def flagged(self) -> list[RankedFrame]:
@@ -391,7 +372,6 @@ class BatchReport:
             "scheduler": self.scheduler, "elapsed_s": round(self.elapsed_s, 6),
             "frames": len(self.rows), "flagged": len(self.flagged), "errors": len(self.errors),
             "rows": [{**asdict(r), "score": r.score if math.isfinite(r.score) else None} for r in self.rows],
-            **self.extra,
         }
 
     def write_json(self, handle: TextIO) -> None:

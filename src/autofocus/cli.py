@@ -9,9 +9,7 @@ Other jobs are subcommands (``autofocus demo``, ...). Exit codes: 0 focused, 1 f
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
@@ -19,29 +17,41 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from autofocus import cli_recorded
 from autofocus.cli_checks import check_focus_words, check_output_folder, check_plot_path, check_tcp_port
-from autofocus.connect import Connection, ConnectOptions, open_microscope
-from autofocus.errors import AutofocusError, InputError, OutputError
-from autofocus.events import ProgressEvent
+from autofocus.cli_progress import progress_view
+from autofocus.connect import Connection, ConnectOptions, check_port, open_microscope
+from autofocus.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FOCUSED,
+    EXIT_HARDWARE,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_FOUND,
+    AutofocusError,
+    InputError,
+    OutputError,
+)
+from autofocus.events import EventHandler, ProgressEvent
 from autofocus.hardware_probe import DEFAULT_MAX_FRAMES, DEFAULT_TIMEOUT_S
 from autofocus.interrupt import Interrupted, annotate, signals_raise, stage_state_of
 from autofocus.metrics import METRICS, Roi
-from autofocus.modes import MODES
+from autofocus.modes import MODES, tutorial_metric_if_blur
 from autofocus.report import StepImageWriter, plot_curve
 from autofocus.result import FocusResult
 from autofocus.runner import AutofocusSettings, run_autofocus
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.sim import DEFAULT_TRUE_FOCUS_UM, FAULT_NAMES, OBJECTIVES, SPECIMENS, FaultPlan, SimConfig
+from autofocus.units import mm_to_um
 
-EXIT_FOCUSED, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_HARDWARE = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it; SIGTERM gives 143
+__all__ = [
+    "commands_app",
+    "focus_app",
+    "main",
+    "run_cli",
+]
+
 DEFAULT_BLUR = 9  # the tutorial's
-SERIAL_PORT = re.compile(r"^(COM\d+|/dev/\S+)$", re.IGNORECASE)
-TCP_PORT = re.compile(r"^tcp://[^:/\s]+:\d{1,5}$")
 
 focus_app = typer.Typer(add_completion=False, rich_markup_mode=None)
 commands_app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True)
@@ -50,12 +60,6 @@ commands_app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_
 @commands_app.callback()
 def commands() -> None:
     """autofocus subcommands (a callback keeps Typer from collapsing a one-command group)."""
-
-
-def check_port(port: str) -> None:
-    if port == "sim" or SERIAL_PORT.match(port) or TCP_PORT.match(port):
-        return
-    raise InputError(f"unknown port {port!r}: use sim, a serial port (COM3, /dev/ttyUSB0) or tcp://HOST:PORT")
 
 
 def parse_roi(text: str | None) -> Roi | None:
@@ -69,47 +73,14 @@ def parse_roi(text: str | None) -> Roi | None:
     return (x, y, w, h)
 
 
-def tutorial_metric_if_blur(metric: str | None, blur: int | None) -> str | None:
-    """``--blur`` is a setting of the tutorial's measure only, so asking for a blur without naming a
-    measure means the tutorial's measure; silently ignoring it would surprise its users."""
-    return "laplacian" if metric is None and blur is not None else metric
+def guarded(view: EventHandler) -> EventHandler:
+    """Progress lines go to stdout: a closed pipe or a full disk there is an output failure."""
 
-
-def mm_to_um(name: str, value_mm: float) -> float:
-    if not math.isfinite(value_mm):
-        raise InputError(f"{name} must be a finite number of millimetres, got {value_mm}")
-    return value_mm * 1000.0
-
-
-class ProgressView:
-    """Renders progress events: a bar on stderr, and the tutorial's --verbose lines."""
-
-    def __init__(self, stack: ExitStack, expected_frames: int, show_bar: bool, verbose: bool) -> None:
-        self.verbose = verbose
-        self.console = Console(stderr=True)
-        self.progress: Progress | None = None
-        self.task = None
-        if show_bar:
-            self.progress = stack.enter_context(
-                Progress(TextColumn("focusing"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
-                         TimeElapsedColumn(), console=self.console, transient=True)
-            )
-            self.task = self.progress.add_task("focus", total=expected_frames)
-
-    def __call__(self, event: ProgressEvent) -> None:
+    def show(event: ProgressEvent) -> None:
         with to_stdout():
-            self.show(event)
+            view(event)
 
-    def show(self, event: ProgressEvent) -> None:
-        if event.kind == "frame":
-            if self.progress is not None and self.task is not None:
-                total = self.progress.tasks[0].total or 0
-                self.progress.update(self.task, completed=event.frame, total=max(total, event.frame))
-            if self.verbose and event.z_um is not None:
-                print(f"step {event.frame}: position {event.z_um / 1000:.6f} mm, "
-                      f"focus score {event.score:.6g}")
-        elif self.verbose and event.message:
-            print(f"{event.kind}: {event.message}")
+    return show
 
 
 def run_focus(
@@ -140,8 +111,10 @@ def run_focus(
         stack.callback(connection.microscope.close)
         writer = StepImageWriter(show_images, settings.blur) if show_images else None
         expected = max(1, round((settings.end_um - settings.start_um) / settings.step_um) + 1)
-        view = ProgressView(stack, expected, show_bar and not as_json, verbose and not as_json)
-        result = run_autofocus(connection.microscope, settings, on_event=view, on_frame=writer)
+        view = stack.enter_context(progress_view("focusing", show_bar=show_bar and not as_json,
+                                                 expected_frames=expected, unit="frames",
+                                                 verbose=verbose and not as_json))
+        result = run_autofocus(connection.microscope, settings, on_event=guarded(view), on_frame=writer)
         try:
             stack.close()  # end the progress bar before printing
             if writer is not None:
@@ -222,15 +195,8 @@ def report(result: FocusResult, connection: Connection, as_json: bool) -> None:
 
 def sim_config(focus_mm: float | None, specimen: str, objective: str, bits: int, seed: int,
                fault: str | None, fault_after: int) -> SimConfig:
-    if specimen not in SPECIMENS:
-        raise InputError(f"unknown specimen {specimen!r}; choose one of: {', '.join(SPECIMENS)}")
-    if objective not in OBJECTIVES:
-        raise InputError(f"unknown objective {objective!r}; choose one of: {', '.join(OBJECTIVES)}")
-    if bits not in (8, 12, 16):
-        raise InputError("--sim-bits must be 8, 12 or 16")
-    if fault is not None and fault not in FAULT_NAMES:
-        raise InputError(f"unknown fault {fault!r}; choose one of: {', '.join(FAULT_NAMES)}")
-    focus_um = DEFAULT_TRUE_FOCUS_UM if focus_mm is None else mm_to_um("--sim-focus-mm", focus_mm)
+    """The simulator's options as the command line gives them; SimConfig and FaultPlan check them."""
+    focus_um = DEFAULT_TRUE_FOCUS_UM if focus_mm is None else mm_to_um(focus_mm)
     return SimConfig(specimen=specimen, objective=objective, bits=bits, seed=seed,
                      true_focus_um=focus_um, faults=FaultPlan(fault, fault_after))
 
@@ -287,9 +253,9 @@ def focus(
     sim_fault_after: Annotated[int, typer.Option(help="simulator: fault after this many operations")] = 3,
 ) -> None:
     settings = AutofocusSettings(
-        start_um=mm_to_um("START_MM", start_mm),
-        end_um=mm_to_um("END_MM", end_mm),
-        step_um=mm_to_um("STEP_MM", step_mm),
+        start_um=mm_to_um(start_mm),
+        end_um=mm_to_um(end_mm),
+        step_um=mm_to_um(step_mm),
         strategy=strategy,
         metric=tutorial_metric_if_blur(metric, blur),
         mode=mode,
@@ -345,22 +311,29 @@ def serve_zaber(
     duration_s: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="print every command received")] = False,
 ) -> None:
-    from autofocus.sim.zaber_protocol import ZABER_FAULTS, ZaberFault
+    from autofocus.sim.zaber_protocol import ZaberFault
     from autofocus.sim.zaber_server import serve_forever
 
     check_tcp_port(port)
-    if fault is not None and fault not in ZABER_FAULTS:
-        raise InputError(f"unknown fault {fault!r}; choose one of: {', '.join(ZABER_FAULTS)}")
-    if not time_scale > 0:
-        raise InputError("--time-scale must be positive")
-    serve_forever("pty" if pty else "tcp", port, device, mm_to_um("--start-mm", start_mm), time_scale,
+    serve_forever("pty" if pty else "tcp", port, device, mm_to_um(start_mm), time_scale,
                   homed, ZaberFault(fault, fault_after) if fault else None, duration_s, verbose)
+
+
+@commands_app.command(help="Open the live autofocus panel on PORT (default: the simulated microscope).")
+def gui(port: Annotated[str, typer.Argument(help="sim, a serial port, or tcp://HOST:PORT")] = "sim") -> None:
+    check_port(port)
+    try:  # Qt only when asked for: the panel is the optional extra [gui]
+        from autofocus.gui.app import run_app
+    except ImportError as exc:
+        missing = exc.name or exc
+        raise InputError(f"the panel needs Qt: pip install 'autofocus[gui]' (missing {missing})") from None
+    raise typer.Exit(run_app(port))
 
 
 # Jobs on recorded data, defined in cli_recorded.
 commands_app.command("stack")(cli_recorded.stack)
 commands_app.command("score")(cli_recorded.score)
-SUBCOMMANDS = ("demo", "stack", "score", "serve-zaber")
+SUBCOMMANDS = ("demo", "stack", "score", "serve-zaber", "gui")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -8,25 +8,25 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from autofocus.batch import DEFAULT_SCHEDULER, LOCAL_SCHEDULERS, FlagRule, MetricSpec, collect_files
 from autofocus.batch import score_and_rank as run_batch
-from autofocus.errors import InputError
-from autofocus.events import EventHandler, ProgressEvent
+from autofocus.cli_progress import progress_view
+from autofocus.errors import EXIT_FOCUSED, EXIT_NOT_FOUND, InputError
 from autofocus.metrics import METRICS
-from autofocus.modes import MODES
+from autofocus.modes import MODES, resolve_metric
 from autofocus.report import write_stack_outputs
-from autofocus.stack import StackResult, find_best_plane, resolve_metric
+from autofocus.stack import StackResult, find_best_plane
 
-EXIT_OK, EXIT_NOT_FOUND = 0, 1
+__all__ = [
+    "describe_stack",
+    "score",
+    "stack",
+]
 
 MetricOption = Annotated[str | None, typer.Option(
     help=f"focus measure ({', '.join(METRICS)}); default: the mode's measure")]
@@ -34,23 +34,6 @@ ModeOption = Annotated[str, typer.Option(help=f"imaging mode: {', '.join(MODES)}
 BlurOption = Annotated[int | None, typer.Option(
     help="median blur in pixels (odd, default 9) of the tutorial's measure; without --metric it selects "
     "that measure (laplacian)")]
-
-
-@contextmanager
-def progress_bar(label: str, enabled: bool) -> Iterator[EventHandler]:
-    """A progress bar on stderr fed by progress events (silent when stderr is not a terminal)."""
-    if not enabled:
-        yield lambda event: None
-        return
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(label, total=None)
-
-        def update(event: ProgressEvent) -> None:
-            if event.kind == "frame":
-                progress.update(task, completed=event.frame, total=event.expected_frames)
-
-        yield update
 
 
 def describe_stack(result: StackResult) -> str:
@@ -79,9 +62,9 @@ def stack(
     """Find the best-focused plane of recorded z-stacks. A folder or glob of single images is one
     stack, ordered by name. Exit code 0 when every stack has a trustworthy peak, 1 otherwise."""
     resolve_metric(metric, mode, blur)  # bad names fail before any file is read
-    code = EXIT_OK
+    code = EXIT_FOCUSED
     for path in paths:
-        with progress_bar(f"scoring {Path(path).name}", sys.stderr.isatty()) as on_event:
+        with progress_view(f"scoring {Path(path).name}", show_bar=sys.stderr.isatty()) as on_event:
             result = find_best_plane(path, z_step_um=z_step_um, metric=metric, mode=mode, blur=blur,
                                      on_event=on_event)
         if out is not None:
@@ -118,7 +101,7 @@ def score(
     sources = collect_files(paths)
     if not sources:
         raise InputError("no images found")
-    with progress_bar("scoring", sys.stderr.isatty()) as on_event:
+    with progress_view("scoring", show_bar=sys.stderr.isatty()) as on_event:
         report = run_batch(sources, spec, rule, scheduler=scheduler, workers=workers,
                            chunk_size=chunk_size, per_plane=per_plane, on_event=on_event)
     if out is not None:
@@ -133,4 +116,4 @@ def score(
     else:
         report.write_csv(sys.stdout)
     print(report.summary(), file=sys.stderr)
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(EXIT_FOCUSED)

@@ -13,9 +13,23 @@ from pathlib import Path
 from types import ModuleType
 
 from autofocus.clock import SystemClock
+from autofocus.devices import ports
 from autofocus.devices.base import Camera, Microscope, Stage
 from autofocus.errors import InputError
 from autofocus.sim.microscope import SimConfig, SimulatedMicroscope
+
+__all__ = [
+    "CAMERA_FAMILIES",
+    "Closer",
+    "ConnectOptions",
+    "Connection",
+    "check_port",
+    "load_backend",
+    "open_camera",
+    "open_microscope",
+    "open_stage",
+    "split_camera_spec",
+]
 
 CAMERA_FAMILIES = ("sim", "spinnaker", "genicam", "opencv")
 Closer = Callable[[], None]
@@ -51,9 +65,16 @@ def load_backend(module: str, extra: str) -> ModuleType:
         ) from None
 
 
+def check_port(port: str) -> None:
+    """Raise InputError unless PORT is ``sim``, a serial port or ``tcp://HOST:PORT``."""
+    if port != "sim":
+        ports.check_port(port)
+
+
 def open_microscope(port: str, options: ConnectOptions) -> Connection:
     """Open stage and camera. ``camera='auto'`` means the simulated camera on the simulated
     microscope, and the tutorial's FLIR camera (Spinnaker) with a real stage."""
+    check_port(port)
     camera_spec = options.camera
     if port == "sim":
         simulator = SimulatedMicroscope(options.sim)

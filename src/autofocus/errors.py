@@ -1,12 +1,47 @@
-"""The package's own exceptions. Each carries the command-line exit code it maps to."""
+"""The package's own exceptions. Each carries the command-line exit code it maps to; the codes
+themselves are defined here and nowhere else."""
 
 from __future__ import annotations
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FOCUSED",
+    "EXIT_HARDWARE",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOT_FOUND",
+    "EXIT_OUTPUT",
+    "AutofocusError",
+    "CameraError",
+    "DeviceError",
+    "FocusNotFound",
+    "InputError",
+    "LimitError",
+    "OutputError",
+    "SearchTimeout",
+    "StageError",
+]
+
+EXIT_FOCUSED = 0
+"""Focused: the stage is at the best position (for recorded data: every stack has a peak)."""
+EXIT_NOT_FOUND = 1
+"""Focus not found: the stage is back where it started, and the reason was printed."""
+EXIT_BAD_INPUT = 2
+"""Bad input: one line on stderr, nothing moved."""
+EXIT_HARDWARE = 3
+"""Hardware error, a failed return to the start, or a budget (time, frames) used up: one line on
+stderr saying where the stage was left."""
+EXIT_OUTPUT = 4
+"""Output could not be written (closed pipe, full disk): one line on stderr; the stage handled as
+on any other failure (returned, or left at the answer once focus was found)."""
+EXIT_INTERRUPTED = 130
+"""Interrupted by SIGINT (Ctrl-C); SIGTERM gives 143 (128 + the signal number). The stage is
+stopped and returned, and one line on stderr says where it is."""
 
 
 class AutofocusError(Exception):
     """Base of every error this package raises on purpose."""
 
-    exit_code = 3
+    exit_code = EXIT_HARDWARE
     stage_state = ""
     """Where the failure left the stage, set by the runner (shown after the message)."""
 
@@ -18,13 +53,13 @@ class AutofocusError(Exception):
 class InputError(AutofocusError, ValueError):
     """The user asked for something impossible; raised before anything moves."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class DeviceError(AutofocusError):
     """A stage, camera or connection failed."""
 
-    exit_code = 3
+    exit_code = EXIT_HARDWARE
 
 
 class StageError(DeviceError):
@@ -42,14 +77,14 @@ class CameraError(DeviceError):
 class SearchTimeout(AutofocusError):
     """The whole search took longer than its time budget."""
 
-    exit_code = 3
+    exit_code = EXIT_HARDWARE
 
 
 class OutputError(AutofocusError):
     """Output could not be written (a closed pipe, a full disk, an unwritable file). The stage
     is handled as on any other failure: returned, or left at the answer once focus was found."""
 
-    exit_code = 4
+    exit_code = EXIT_OUTPUT
 
 
 class FocusNotFound(AutofocusError):

@@ -30,6 +30,9 @@ DEFAULT_MAX_FRAMES = 10_000
 """Frames one run may take; a plan that needs more is refused before anything moves."""
 DEFAULT_TIMEOUT_S = 3_600.0
 """Wall time one run may take when the caller sets none (an hour: far beyond any real search)."""
+MIN_IMAGE_PIXELS = 64
+"""Below this a "frame" is a measurement, not an image (a test's 1x1 curve value): not judged
+uniform or frozen."""
 REGRABS = 2
 """How many more frames are asked for at one position after an unusable one."""
 
@@ -53,6 +56,8 @@ def frame_problem(frame: Frame, previous: Frame | None) -> str:
         return "an empty frame"
     if np.issubdtype(frame.dtype, np.floating) and not bool(np.isfinite(frame).all()):
         return "a frame with non-finite pixels"
+    if frame.size < MIN_IMAGE_PIXELS:
+        return ""
     lo, hi = frame.min(), frame.max()
     if lo == hi:
         return "a black frame" if lo == 0 else f"a saturated or uniform frame (every pixel {hi})"

@@ -231,6 +231,10 @@ class AutofocusCore(UniMMCore):  # type: ignore[misc]
     def _software(self) -> SoftwareAutofocus | None:
         return self._software_af.get(self._current_software_af)
 
+    def software_autofocus(self) -> SoftwareAutofocus | None:
+        """The current AutoFocus device when it is a :class:`SoftwareAutofocus` (else None)."""
+        return self._software()
+
     # --- the AutoFocus API ---------------------------------------------------------------------
 
     def setAutoFocusDevice(self, focusLabel: str) -> None:

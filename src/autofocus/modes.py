@@ -29,6 +29,19 @@ from autofocus.curve import Expect
 from autofocus.errors import InputError
 from autofocus.metrics import METRICS
 
+__all__ = [
+    "COARSE_DOWNSAMPLE",
+    "MODES",
+    "ModeProfile",
+    "coarse_metric_for_mode",
+    "expect_for_mode",
+    "first_registered",
+    "metric_for_mode",
+    "mode_profile",
+    "resolve_metric",
+    "tutorial_metric_if_blur",
+]
+
 MODES = ("auto", "fluorescence", "brightfield", "transparent")
 
 # Block-averaging factor of the coarse measure's frame: it keeps the detail that survives tens
@@ -90,3 +103,16 @@ def coarse_metric_for_mode(mode: str) -> str:
 def expect_for_mode(mode: str) -> Expect:
     """What focus looks like on the curve in this mode (see :mod:`autofocus.curve`)."""
     return mode_profile(mode).expect
+
+
+def tutorial_metric_if_blur(metric: str | None, blur: int | None) -> str | None:
+    """A blur is a setting of the tutorial's measure only (the one measure with a blur), so a
+    blur given without naming a measure means the tutorial's measure, ``laplacian``; silently
+    ignoring it would surprise the tutorial's users. None leaves the choice to the mode."""
+    return "laplacian" if metric is None and blur is not None else metric
+
+
+def resolve_metric(metric: str | None, mode: str, blur: int | None = None) -> str:
+    """An explicit metric wins; a blur alone means the tutorial's measure; otherwise the imaging
+    mode's default measure."""
+    return tutorial_metric_if_blur(metric, blur) or metric_for_mode(mode)

@@ -21,6 +21,16 @@ from autofocus.metrics import median_blur, prepare
 from autofocus.result import FocusResult
 from autofocus.stack import StackResult, output_stem, write_csv
 
+__all__ = [
+    "StepImageWriter",
+    "draw_curve",
+    "plot_curve",
+    "plot_stack",
+    "to_display",
+    "write_stack_outputs",
+    "zoom_window_um",
+]
+
 
 def plot_curve(result: FocusResult, path: Path, true_focus_um: float | None = None) -> Path:
     """Score against z over the whole search, and beside it a close-up of the answer (a search

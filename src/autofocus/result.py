@@ -7,6 +7,11 @@ from typing import Any, Literal
 
 from autofocus.curve import FocusCurve
 
+__all__ = [
+    "FocusResult",
+    "Status",
+]
+
 Status = Literal["focused", "not_found"]
 
 

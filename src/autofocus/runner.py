@@ -32,8 +32,8 @@ from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_fo
 from autofocus.result import FocusResult
 from autofocus.search import DEFAULT_STRATEGY, SearchSpace, get_strategy, run_strategy
 
-__all__ = ["AutofocusSettings", "FrameHandler", "ReturnOutcome", "allowed_interval", "return_to",
-           "run_autofocus"]
+__all__ = ["AutofocusSettings", "FrameHandler", "HardwareProbe", "ReturnOutcome", "allowed_interval",
+           "return_to", "run_autofocus"]
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,9 @@ class AutofocusSettings:
             raise InputError("step is larger than the range: there would be nothing to compare")
         if self.settle_s < 0 or self.backlash_um < 0:
             raise InputError("settle time and backlash must not be negative")
-        if self.downsample < 1:
-            raise InputError("downsample must be 1 or more")
         self.check_plan_fits()
         get_strategy(self.strategy)
-        self.score_functions()
+        self.score_functions()  # metric, blur, roi and downsample: checked by their owner, metrics
 
     def check_plan_fits(self) -> None:
         """Refuse, before anything moves, a plan that cannot fit its budgets: a step grid with

@@ -22,8 +22,19 @@ from autofocus.errors import FocusNotFound
 from autofocus.events import EventHandler, ProgressEvent
 from autofocus.frames import Frame
 from autofocus.metrics import Roi, make_metric
-from autofocus.modes import expect_for_mode, metric_for_mode
+from autofocus.modes import expect_for_mode, resolve_metric
 from autofocus.readers import ZSource, ZStack, open_stack
+
+__all__ = [
+    "STACK_MIN_POINTS",
+    "StackResult",
+    "analyse_scores",
+    "find_best_plane",
+    "output_stem",
+    "plane_at",
+    "score_planes",
+    "write_csv",
+]
 
 # A live search can sample more densely when a peak is narrower than its steps; a recording
 # cannot, and its planes are the only possible answers. So two neighbouring planes above the
@@ -115,14 +126,6 @@ def plane_at(z_um: np.ndarray, z: float) -> float:
     indices = np.arange(len(z_um), dtype=float)
     order = np.argsort(z_um)
     return float(np.interp(z, z_um[order], indices[order]))
-
-
-def resolve_metric(metric: str | None, mode: str, blur: int | None = None) -> str:
-    """An explicit metric wins; a blur alone means the tutorial's measure (the only one with a
-    blur setting, as on the main command line); otherwise the imaging mode's default measure."""
-    if metric is not None:
-        return metric
-    return "laplacian" if blur is not None else metric_for_mode(mode)
 
 
 def find_best_plane(

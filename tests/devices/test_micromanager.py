@@ -52,7 +52,6 @@ def test_stage_adapter_moves_the_current_focus_device(core: AutofocusCore, slide
     stage.move_to_um(10_005.5)
     assert core.getPosition() == pytest.approx(10_005.5)
     assert slide.sim.stage.position_um() == pytest.approx(10_005.5)
-    stage.stop()  # idle: must not raise
 
 
 def test_stage_errors_become_stage_error(core: AutofocusCore) -> None:

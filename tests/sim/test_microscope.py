@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -164,20 +162,3 @@ def test_invalid_configurations_are_refused() -> None:
     for bad in ({"bits": 10}, {"objective": "100x"}, {"specimen": "cheese"}, {"brightness": 0.0}):
         with pytest.raises(ValueError):
             sim(32, **bad)
-
-
-def test_full_frame_render_is_fast() -> None:
-    """Requirement: <= 60 ms per 1920x1200 frame on the 2-core machine (measured by
-    benchmarks/sim_render.py). Asserted at twice that, on the fastest of several frames, so
-    that other processes competing for the cores cannot make it flaky."""
-    m = SimulatedMicroscope(SimConfig(specimen="stained-tissue"))
-    dof = m.depth_of_field_um()
-    times = []
-    for i in range(7):
-        m.stage.move_to_um(m.true_focus_um + i * dof / 3)  # a new defocus: no cached OTF
-        m.clock.sleep(0.5)
-        start = time.perf_counter()
-        frame = m.camera.grab()
-        times.append(time.perf_counter() - start)
-    assert frame.shape == (1200, 1920)
-    assert min(times[1:]) <= 0.120, times

@@ -17,6 +17,13 @@ import numpy as np
 from autofocus.errors import CameraError, InputError
 from autofocus.frames import ChannelOrder, Frame, to_grey
 
+__all__ = [
+    "DEFAULT_GRAB_MARGIN_S",
+    "CameraSettings",
+    "colour_to_grey",
+    "parse_camera_argument",
+]
+
 DEFAULT_GRAB_MARGIN_S = 2.0
 """Added to the exposure for each grab's deadline: covers readout, transfer and, when acquisition
 starts per frame, the wait for the first frame at low frame rates."""

@@ -26,6 +26,22 @@ from autofocus.devices.camera_settings import CameraSettings, colour_to_grey, pa
 from autofocus.errors import CameraError, InputError
 from autofocus.frames import ChannelOrder, Frame
 
+__all__ = [
+    "COLOUR_FORMATS",
+    "GENTL_PATH_VARIABLE",
+    "HARVESTERS_LOG",
+    "OPTIONS",
+    "GenICamCamera",
+    "choose_pixel_format",
+    "component_to_frame",
+    "configure",
+    "find_producers",
+    "list_cameras",
+    "open_camera",
+    "open_genicam",
+    "open_harvester",
+]
+
 GENTL_PATH_VARIABLE = "GENICAM_GENTL64_PATH"
 OPTIONS = ("device", "exposure_ms", "gain_db", "format", "timeout_ms")
 COLOUR_FORMATS: dict[str, ChannelOrder] = {"RGB8": "RGB", "BGR8": "BGR", "RGBa8": "RGB", "BGRa8": "BGR"}

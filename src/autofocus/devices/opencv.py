@@ -23,6 +23,18 @@ from autofocus.devices.camera_settings import colour_to_grey
 from autofocus.errors import CameraError, InputError
 from autofocus.frames import Frame
 
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "HIGH_BIT_GREY",
+    "OpenCVCamera",
+    "delivers_high_bit_grey",
+    "open_camera",
+    "open_opencv",
+    "parse_source",
+    "to_grey",
+    "write_video",
+]
+
 DEFAULT_TIMEOUT_S = 5.0
 """Per grab. Generous: USB cameras may renegotiate and network streams may buffer."""
 

@@ -29,6 +29,15 @@ from autofocus.errors import CameraError, InputError, LimitError
 from autofocus.frames import Frame
 from autofocus.readers import ZStack, open_stack
 
+__all__ = [
+    "ReplayCamera",
+    "ReplayStage",
+    "ReplayTiming",
+    "blend",
+    "open_replay",
+    "replay_microscope",
+]
+
 # Blend weights this close to 0 or 1 serve the recorded plane itself, untouched: a stage parked
 # on a plane should see exactly what was recorded there, not a rounding-altered copy.
 _ON_PLANE = 1e-6

@@ -25,6 +25,19 @@ from autofocus.devices.camera_settings import CameraSettings, parse_camera_argum
 from autofocus.errors import CameraError, InputError
 from autofocus.frames import Frame
 
+__all__ = [
+    "OPTIONS",
+    "PIXEL_FORMATS",
+    "SDK_HINT",
+    "SDK_URL",
+    "SPINNAKER_ERR_TIMEOUT",
+    "SpinnakerCamera",
+    "configure",
+    "import_sdk",
+    "open_camera",
+    "open_spinnaker",
+]
+
 SDK_URL = "https://www.teledynevisionsolutions.com/products/spinnaker-sdk/"
 SDK_HINT = (
     "the spinnaker camera needs FLIR's Spinnaker SDK and its Python package PySpin, which pip cannot "

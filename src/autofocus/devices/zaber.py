@@ -21,27 +21,25 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zaber_motion import (
-    BadDataException,
-    CommandFailedException,
-    ConnectionClosedException,
     ConnectionFailedException,
     DeviceDbFailedException,
     DeviceDbSourceType,
     Library,
     MotionLibException,
-    MovementFailedException,
     NoDeviceFoundException,
     RequestTimeoutException,
     Units,
 )
 from zaber_motion.ascii import Axis, Connection, Device
 
+from autofocus.devices.ports import tcp_address
+from autofocus.devices.zaber_errors import stage_error, translated
 from autofocus.errors import InputError, LimitError, StageError
 from autofocus.interrupt import annotate, signals_deferred
 
@@ -50,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = ["KNOWN_NATIVE_UNIT_UM", "ZaberStage", "open_zaber_stage", "store_dir"]
 
-TCP_URL = re.compile(r"^tcp://(?P<host>[^:/\s]+):(?P<port>\d{1,5})$")
 OFFLINE_WORDS = ("offline", "none")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -64,12 +61,6 @@ KNOWN_NATIVE_UNIT_UM: dict[str, float] = {
 NATIVE_SPEED_PER_UNIT_S = 1.6384
 """Zaber ASCII speeds: the data value is native units per second times 1.6384."""
 
-CHECK_CONNECTION = (
-    "check the cable and the controller's power, and that no other program (Zaber Launcher, "
-    "another script) is using the port"
-)
-
-
 def store_dir() -> Path:
     """Our cache folder for the Device Database store and learned native units."""
     override = os.environ.get("AUTOFOCUS_ZABER_STORE")
@@ -77,58 +68,6 @@ def store_dir() -> Path:
         return Path(override)
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "autofocus" / "zaber"
-
-
-# ----- errors -----
-
-def stage_error(exc: MotionLibException, doing: str, connection: Connection | None = None) -> StageError:
-    """Our StageError for a Zaber Motion Library exception, saying what the user should check."""
-    detail = exc.message
-    if isinstance(exc, MovementFailedException):
-        return StageError(
-            f"Zaber stage: {doing} failed: {exc.details.reason or detail}; the stage was stopped. "
-            "Check that nothing blocks the stage, that the load is within its rating, and clear "
-            "the fault in Zaber Launcher if it persists"
-        )
-    if isinstance(exc, BadDataException):
-        return LimitError(
-            f"Zaber stage: {doing} was rejected as out of range (BADDATA); check the requested "
-            "positions against the stage's limits (limit.min, limit.max)"
-        )
-    if isinstance(exc, CommandFailedException):
-        reason = exc.details.response_data
-        return StageError(f"Zaber stage: {doing} was rejected ({reason}); {rejection_hint(reason)}")
-    if isinstance(exc, ConnectionClosedException) or (
-        isinstance(exc, RequestTimeoutException) and connection is not None and not connection.is_open
-    ):
-        return StageError(f"Zaber stage: the connection was lost during {doing}; {CHECK_CONNECTION}")
-    if isinstance(exc, RequestTimeoutException):
-        return StageError(
-            f"Zaber stage: no answer during {doing} (request timed out); check the controller's "
-            "power and cable"
-        )
-    return StageError(f"Zaber stage: {doing} failed: {detail}")
-
-
-def rejection_hint(reason: str) -> str:
-    hints = {
-        "DRIVERDISABLED": "the motor driver is disabled (over-temperature, power supply or "
-                          "emergency stop); check the power supply, then re-enable it in Zaber Launcher",
-        "PARKED": "the axis is parked; unpark it in Zaber Launcher",
-        "BADAXIS": "the device has no such axis; check --axis",
-        "STATUSBUSY": "the device is busy with another command; close other programs using it",
-        "NOACCESS": "the command needs a higher access level",
-    }
-    return hints.get(reason, "check the device's state in Zaber Launcher")
-
-
-@contextlib.contextmanager
-def translated(doing: str, connection: Connection | None = None) -> Iterator[None]:
-    """Run a block of library calls, turning its exceptions into our StageError."""
-    try:
-        yield
-    except MotionLibException as exc:
-        raise stage_error(exc, doing, connection) from None
 
 
 # ----- the stage -----
@@ -229,13 +168,13 @@ class ZaberStage:
 
 def open_connection(port: str) -> Connection:
     """A serial port or ``tcp://host:port``; a failure becomes one clear StageError."""
-    match = TCP_URL.match(port)
+    address = tcp_address(port)
     try:
-        if match:
-            return Connection.open_tcp(match["host"], int(match["port"]))
+        if address is not None:
+            return Connection.open_tcp(*address)
         return Connection.open_serial_port(port)
     except ConnectionFailedException as exc:
-        if match:
+        if address is not None:
             raise StageError(
                 f"cannot connect to {port}: {exc.message}; check the host and port number and "
                 "that the device (or serve-zaber) is running and reachable"

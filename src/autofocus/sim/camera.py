@@ -14,6 +14,12 @@ from autofocus.clock import Clock
 from autofocus.errors import CameraError
 from autofocus.sim.faults import FaultPlan
 
+__all__ = [
+    "CameraSpec",
+    "Renderer",
+    "SimCamera",
+]
+
 Renderer = Callable[[float, float], npt.NDArray[np.float32]]
 """``render(exposure_start_s, exposure_s)`` -> expected photo-electrons per pixel (float32)."""
 

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from autofocus.errors import InputError
+
+__all__ = [
+    "FAULT_NAMES",
+    "TRANSIENT_FAULTS",
+    "FaultPlan",
+]
+
 FAULT_NAMES = (
     "stage-stall",
     "stage-limit",
@@ -34,7 +42,7 @@ class FaultPlan:
 
     def __post_init__(self) -> None:
         if self.kind is not None and self.kind not in FAULT_NAMES:
-            raise ValueError(f"unknown fault {self.kind!r}; choose one of: {', '.join(FAULT_NAMES)}")
+            raise InputError(f"unknown fault {self.kind!r}; choose one of: {', '.join(FAULT_NAMES)}")
 
     def due(self, count: int) -> str | None:
         """The fault hitting operation number ``count`` (1-based), if any."""

@@ -10,6 +10,12 @@ Rendering a frame (~15-25 ms for 1920x1200 here, see ``benchmarks/sim_render.py`
    signal scale, gathered onto the 2-D frequency grid, applied to the spectrum and transformed
    back (``irfft2`` in float32 on all cores);
 3. the camera adds shot and read noise and digitises.
+
+Two options make the harder cases real slides present: ``dust_separation_um`` adds a sparse
+dust layer that far above the section (:mod:`autofocus.sim.layers`; ground truth in
+:meth:`SimulatedMicroscope.layer_focus_um`), and ``cover_glass_error_um`` a cover glass of the
+wrong thickness, whose spherical aberration makes the focus curve asymmetric
+(:mod:`autofocus.sim.optics`; ground truth in :meth:`SimulatedMicroscope.sharpest_focus_um`).
 """
 
 from __future__ import annotations
@@ -19,17 +25,34 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
-from scipy import fft
+from scipy import fft, optimize
 
 from autofocus.clock import Clock, VirtualClock
 from autofocus.devices.base import Microscope, Stage
+from autofocus.errors import InputError
 from autofocus.sim.camera import CameraSpec, Renderer, SimCamera
 from autofocus.sim.faults import FaultPlan
+from autofocus.sim.layers import (
+    DEFAULT_DUST_RATIO,
+    DUST_SEPARATION_RANGE_UM,
+    band_energy,
+    band_weight,
+    dust_mask,
+    rfft_weights,
+)
 from autofocus.sim.optics import OBJECTIVES, DefocusOTF, Objective, defocus_model
 from autofocus.sim.specimens import SPECIMENS, Specimen, generate_specimen
 from autofocus.sim.stage import SimStage, StageSpec
 
+__all__ = [
+    "DEFAULT_TRUE_FOCUS_UM",
+    "LATERAL_VIBRATION_RATIO",
+    "SimConfig",
+    "SimulatedMicroscope",
+]
+
 FloatArray = npt.NDArray[np.float32]
+Float64Array = npt.NDArray[np.float64]
 
 DEFAULT_TRUE_FOCUS_UM = 10_012.3
 """Inside the tutorial-shaped default range (9.5..10.5 mm) and deliberately off any step grid."""
@@ -63,13 +86,34 @@ class SimConfig:
     condenser_sigma: float = 0.15
     """Condenser NA / objective NA for transmitted light; sets how fast phase contrast fades
     with defocus (partial coherence)."""
+    dust_separation_um: float | None = None
+    """Two layers: a sparse dust layer in focus this much stage travel above the section
+    (100..1000 um; ``layers.DEFAULT_DUST_SEPARATION_UM`` = 150 is a coverslip's top seen by a
+    dry objective). None: no dust. Not with transparent (phase) specimens."""
+    dust_ratio: float = DEFAULT_DUST_RATIO
+    """The dust layer's in-focus band energy over the section's (the default measure's band):
+    its peak on a focus curve is about this fraction of the section's."""
+    cover_glass_error_um: float = 0.0
+    """Cover glass this much thicker (negative: thinner) than the objective's design: spherical
+    aberration, one flank of the focus curve broader than the other. Dry objectives only feel
+    it (about 30 um is clearly visible at 40x/0.75). Not with transparent specimens."""
+
+    def __post_init__(self) -> None:
+        """The one owner of these checks (the command line only parses): InputError, before
+        anything is built or moves."""
+        if self.specimen not in SPECIMENS:
+            raise InputError(f"unknown specimen {self.specimen!r}; choose one of: {', '.join(SPECIMENS)}")
+        if self.objective not in OBJECTIVES:
+            raise InputError(f"unknown objective {self.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
+        if self.bits not in (8, 12, 16):
+            raise InputError(f"simulator bits must be 8, 12 or 16, got {self.bits}")
+        if not math.isfinite(self.true_focus_um):
+            raise InputError(f"the simulator's true focus must be a finite number, got {self.true_focus_um}")
+        if not self.brightness > 0:
+            raise InputError("brightness must be positive")
 
     def objective_spec(self) -> Objective:
-        try:
-            return OBJECTIVES[self.objective]
-        except KeyError:
-            known = ", ".join(OBJECTIVES)
-            raise ValueError(f"unknown objective {self.objective!r}; choose one of: {known}") from None
+        return OBJECTIVES[self.objective]
 
 
 class SimulatedMicroscope:
@@ -78,13 +122,6 @@ class SimulatedMicroscope:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         cfg = self.config
-        if cfg.bits not in (8, 12, 16):
-            raise ValueError("bits must be 8, 12 or 16")
-        if cfg.specimen not in SPECIMENS:
-            raise ValueError(f"unknown specimen {cfg.specimen!r}; choose one of: "
-                             f"{', '.join(SPECIMENS)}")
-        if not cfg.brightness > 0:
-            raise ValueError("brightness must be positive")
         self.objective = cfg.objective_spec()
         self.clock = VirtualClock()
         self.stage = SimStage(self.clock, cfg.stage, cfg.start_um, cfg.faults, cfg.backlash_um)
@@ -94,9 +131,11 @@ class SimulatedMicroscope:
         shape = (self.camera_spec.height, self.camera_spec.width)
         self._shape = shape
         self.pixel_um = self.camera_spec.pixel_um / self.objective.magnification
-        self.model: DefocusOTF = defocus_model(self.objective, cfg.wavelength_um)
+        self.model: DefocusOTF = defocus_model(self.objective, cfg.wavelength_um,
+                                               float(cfg.cover_glass_error_um))
         self.specimen: Specimen = generate_specimen(cfg.specimen, shape, self.pixel_um, cfg.seed)
         self._phase = self.specimen.mode == "phase"
+        self._check_layers()
         data = self.specimen.field
         if self._phase:
             data = data - np.float32(data.mean())  # the unit background enters as the DC term
@@ -106,11 +145,31 @@ class SimulatedMicroscope:
         self._spectrum: npt.NDArray[np.complex64] = spectrum.astype(np.complex64, copy=False)
         self._kidx = self._k_index(shape)
         self._k2 = (self.model.k**2).astype(np.float64)
+        self._band = band_weight(self._k_grid(shape), self.pixel_um)
+        self._counts = rfft_weights(shape)
+        self._dust: npt.NDArray[np.complex64] | None = None
+        self._sharpest: dict[float, float] = {}
         self._norm = 1.0
         if self.specimen.mode == "fluorescence":
             # Fluorescence has no natural unit: make the brightest in-focus feature 1.
             peak = float(self._image([0.0], 0.0, 1.0).max())
             self._norm = 1.0 / peak if peak > 0 else 1.0
+        if cfg.dust_separation_um is not None:
+            self._dust = self._calibrated_dust()
+
+    def _check_layers(self) -> None:
+        cfg = self.config
+        sep = cfg.dust_separation_um
+        lo, hi = DUST_SEPARATION_RANGE_UM
+        if sep is not None and not lo <= sep <= hi:
+            raise ValueError(f"dust_separation_um must be within {lo:g}..{hi:g} um, got {sep}")
+        if not 0 < cfg.dust_ratio <= 2:
+            raise ValueError("dust_ratio must be in (0, 2]")
+        if not math.isfinite(cfg.cover_glass_error_um) or abs(cfg.cover_glass_error_um) > 500:
+            raise ValueError("cover_glass_error_um must be within +-500 um")
+        if self._phase and (sep is not None or cfg.cover_glass_error_um):
+            raise ValueError("dust layers and cover-glass aberration are modelled for "
+                             "fluorescent and absorbing specimens, not transparent ones")
 
     # -- geometry ----------------------------------------------------------------------------
     def _k_index(self, shape: tuple[int, int]) -> npt.NDArray[np.intp]:
@@ -125,6 +184,94 @@ class SimulatedMicroscope:
         idx = np.minimum(idx, n_k + 1).astype(np.intp)
         idx[0, 0] = 0
         return idx
+
+    def _k_grid(self, shape: tuple[int, int]) -> Float64Array:
+        ky = fft.fftfreq(shape[0], d=self.pixel_um)
+        kx = fft.rfftfreq(shape[1], d=self.pixel_um)
+        grid: Float64Array = np.hypot(ky[:, None], kx[None, :])
+        return grid
+
+    # -- the dust layer ------------------------------------------------------------------------
+    def _calibrated_dust(self) -> npt.NDArray[np.complex64]:
+        """The dust layer's opacity spectrum, scaled so that its in-focus band energy is
+        ``dust_ratio`` times the section's (each where that layer is in focus, the other
+        blurred), measured on the noiseless images themselves."""
+        cfg = self.config
+        sep = float(cfg.dust_separation_um or 0.0)
+
+        def image(spectrum: npt.NDArray[np.complexfloating], z: float) -> FloatArray:
+            out: FloatArray = fft.irfft2(spectrum * np.take(self._profile([z], 0.0, 1.0),
+                                                            self._kidx), s=self._shape, workers=-1)
+            return out
+
+        sections = image(self._spectrum, 0.0), image(self._spectrum, sep)
+
+        def energy(a: float, section: FloatArray, dust: FloatArray) -> float:
+            if self.specimen.mode == "absorption":  # transmittances multiply
+                frame = np.maximum(section, 0) * np.maximum(1 - a * dust, 0)
+            else:  # emissions add
+                frame = section + a * dust
+            return band_energy(fft.rfft2(frame, workers=-1), self._band, self._counts)
+
+        def excess(a: float, masks: tuple[FloatArray, FloatArray]) -> float:
+            at_dust = energy(a, sections[1], masks[1])
+            return at_dust / energy(a, sections[0], masks[0]) - cfg.dust_ratio
+
+        for density in (1.0, 2.0, 4.0, 8.0):  # a dustier coverslip where opacity is not enough
+            mask = fft.rfft2(dust_mask(self._shape, self.pixel_um, cfg.seed, density),
+                             workers=-1)
+            masks = image(mask, -sep), image(mask, 0.0)  # the dust seen from each focus
+            if excess(1.0, masks) >= 0:
+                break
+        else:
+            raise ValueError(f"the dust layer cannot reach dust_ratio {cfg.dust_ratio:g} "
+                             "here; choose a smaller ratio")
+        amplitude = float(optimize.brentq(excess, 0.0, 1.0, args=(masks,), xtol=1e-4))
+        scaled: npt.NDArray[np.complex64] = (mask * amplitude).astype(np.complex64)
+        return scaled
+
+    def layer_focus_um(self) -> tuple[float, ...]:
+        """Ground truth: stage z of best focus of each layer now, the section first."""
+        section = self.true_focus_um
+        if self.config.dust_separation_um is None:
+            return (section,)
+        return (section, section + self.config.dust_separation_um)
+
+    # -- the sharpest plane ----------------------------------------------------------------------
+    def band_energy_at(self, defocus_um: float) -> float:
+        """Band energy (the default measure's band, see :mod:`autofocus.sim.layers`) of the
+        noiseless image at a defocus from the section's focus: what the default measure reads
+        on a noiseless frame, up to a constant factor and the frame's borders."""
+        if self._dust is None:  # one linear layer: straight from the spectrum
+            spectrum = self._spectrum * np.take(self._profile([float(defocus_um)], 0.0, 1.0),
+                                                self._kidx)
+        else:
+            spectrum = fft.rfft2(self._image([float(defocus_um)], 0.0, 1.0), workers=-1)
+        return band_energy(spectrum, self._band, self._counts)
+
+    def sharpest_defocus_um(self, window_dof: float = 5.0) -> float:
+        """Defocus (from the configured true focus) where the noiseless image is sharpest in the
+        default measure's band, searched within ``window_dof`` depths of field. 0 without
+        aberration (by symmetry); with it, where the sharpest plane really is."""
+        if not self.model.aberrated:
+            return 0.0
+        cached = self._sharpest.get(window_dof)
+        if cached is not None:
+            return cached
+        dof = self.depth_of_field_um()
+        grid = np.linspace(-window_dof * dof, window_dof * dof, 61)
+        energies = [self.band_energy_at(float(z)) for z in grid]
+        best = int(np.argmax(energies))
+        lo = float(grid[max(best - 1, 0)])
+        hi = float(grid[min(best + 1, len(grid) - 1)])
+        found = optimize.minimize_scalar(lambda z: -self.band_energy_at(float(z)), bounds=(lo, hi),
+                                         method="bounded", options={"xatol": dof * 1e-4})
+        self._sharpest[window_dof] = float(found.x)
+        return float(found.x)
+
+    def sharpest_focus_um(self) -> float:
+        """Ground truth for aberrated optics: the stage z of the sharpest plane now."""
+        return self.true_focus_um + self.sharpest_defocus_um()
 
     @property
     def true_focus_um(self) -> float:
@@ -161,8 +308,21 @@ class SimulatedMicroscope:
     def _image(self, defocus_um: list[float], blur_sigma_um: float, scale: float) -> FloatArray:
         profile = self._profile(defocus_um, blur_sigma_um, scale)
         spectrum = self._spectrum * np.take(profile, self._kidx)
+        dust: FloatArray | None = None
+        if self._dust is not None:
+            sep = float(self.config.dust_separation_um or 0.0)
+            seen = self._profile([z - sep for z in defocus_um], blur_sigma_um, 1.0)
+            if self.specimen.mode == "absorption":  # the dust's shadow multiplies the light
+                dust = fft.irfft2(self._dust * np.take(seen, self._kidx), s=self._shape,
+                                  workers=-1, overwrite_x=True)
+                np.subtract(1.0, dust, out=dust)
+                np.maximum(dust, 0, out=dust)
+            else:  # glowing debris adds its light
+                spectrum += self._dust * np.take(seen * np.float32(scale), self._kidx)
         image: FloatArray = fft.irfft2(spectrum, s=self._shape, workers=-1, overwrite_x=True)
         np.maximum(image, 0, out=image)  # ringing of the band limit must not go negative
+        if dust is not None:
+            image *= dust
         return image
 
     def _scale(self, exposure_s: float) -> float:
@@ -173,11 +333,6 @@ class SimulatedMicroscope:
     def render(self, defocus_um: float) -> FloatArray:
         """Expected signal (electrons, no noise) at a defocus, default exposure, stage at rest."""
         return self._image([float(defocus_um)], 0.0, self._scale(self.config.camera.exposure_s))
-
-    def render_current(self) -> FloatArray:
-        """Expected signal at the stage's focal plane now (no motion blur)."""
-        now = self.clock.now()
-        return self.render(self.stage.optical_z_um(now) - self.focus_at(now))
 
     def render_window(self, stage: Stage, start_s: float, exposure_s: float) -> FloatArray:
         """Expected electrons for an exposure starting at ``start_s``.
@@ -238,6 +393,10 @@ class SimulatedMicroscope:
             extras += f", backlash {cfg.backlash_um:g} um"
         if cfg.drift_um_s:
             extras += f", drift {cfg.drift_um_s:g} um/s"
+        if cfg.dust_separation_um is not None:
+            extras += f", dust layer {cfg.dust_separation_um:g} um above"
+        if cfg.cover_glass_error_um:
+            extras += f", cover glass {cfg.cover_glass_error_um:+g} um off design"
         return (f"simulated microscope: {cfg.specimen}, {self.objective.name}, {cfg.bits}-bit, "
                 f"true focus {cfg.true_focus_um / 1000:.4f} mm{extras}")
 

@@ -26,6 +26,16 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "PHASE_ABSORPTION_PER_RAD",
+    "PHASE_RAD",
+    "SPECIMENS",
+    "SPECIMEN_MODES",
+    "Specimen",
+    "generate_specimen",
+    "make_specimen",
+]
+
 FloatArray = npt.NDArray[np.float32]
 
 SPECIMENS = ("fluorescent-cells", "beads", "stained-tissue", "reticle", "transparent-cells", "empty")

@@ -16,8 +16,13 @@ from dataclasses import dataclass
 
 from autofocus.clock import VirtualClock
 from autofocus.devices.motion import move_duration_s
-from autofocus.errors import LimitError, StageError
+from autofocus.errors import InputError, LimitError, StageError
 from autofocus.sim.faults import FaultPlan
+
+__all__ = [
+    "SimStage",
+    "StageSpec",
+]
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,8 @@ class SimStage:
         faults: FaultPlan | None = None,
         backlash_um: float = 0.0,
     ) -> None:
+        if not math.isfinite(position_um):
+            raise InputError(f"simulated stage: the start position must be finite, got {position_um}")
         self.clock = clock
         self.spec = spec or StageSpec()
         self._position = position_um

@@ -31,7 +31,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from autofocus.clock import VirtualClock
+from autofocus.errors import InputError
 from autofocus.sim.stage import SimStage, StageSpec
+
+__all__ = [
+    "HALT_STEP_S",
+    "NATIVE_SPEED_PER_UNIT_S",
+    "SIM_DEVICE_ID",
+    "SIM_NATIVE_UNIT_UM",
+    "ZABER_FAULTS",
+    "Request",
+    "SimZaberDevice",
+    "ZaberDeviceSpec",
+    "ZaberFault",
+    "lrc",
+    "parse_request",
+]
 
 ZABER_FAULTS = ("stall", "reject", "silence", "disconnect")
 """Faults on demand: the motor stalls mid-move (flag FS); the next move is rejected; the device
@@ -79,9 +94,9 @@ class ZaberFault:
 
     def __post_init__(self) -> None:
         if self.kind not in ZABER_FAULTS:
-            raise ValueError(f"unknown Zaber fault {self.kind!r}; choose one of: {', '.join(ZABER_FAULTS)}")
+            raise InputError(f"unknown Zaber fault {self.kind!r}; choose one of: {', '.join(ZABER_FAULTS)}")
         if not 0.0 < self.fraction < 1.0:
-            raise ValueError("fault fraction must lie strictly between 0 and 1")
+            raise InputError("fault fraction must lie strictly between 0 and 1")
 
 
 @dataclass
@@ -136,7 +151,7 @@ class SimZaberDevice:
         """``time_scale``: real seconds per simulated second (below 1 runs faster than life).
         ``stage`` must be a SimStage on its own VirtualClock: the device drives that clock."""
         if not time_scale > 0:
-            raise ValueError("time_scale must be positive")
+            raise InputError(f"time scale must be positive, got {time_scale}")
         self.spec = spec or ZaberDeviceSpec()
         self.stage = stage or SimStage(VirtualClock(), StageSpec(), 9_000.0)
         self.time_scale = time_scale
@@ -152,8 +167,9 @@ class SimZaberDevice:
         self._halting: ZaberFault | None = None
         """A stall or disconnect waiting for the carriage to get far enough into the move."""
         self.silent = False
-        self.moves_accepted = 0
         self.stops_received = 0
+        self.moves_accepted = 0
+        """Move commands obeyed (homing aside): tests read it to tell which moves reached the device."""
         self.log: deque[str] = deque(maxlen=1000)
         """The latest commands received, for tests and for ``serve-zaber --verbose``."""
         self.commands_received = 0
