@@ -182,7 +182,13 @@ def read_image(path: Path) -> Frame:
         except (OSError, ValueError, tifffile.TiffFileError) as exc:
             raise InputError(f"cannot read {path}: {exc}") from None
     else:
-        loaded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        # Read the bytes ourselves and decode them: a file name that is not valid UTF-8 reaches
+        # OpenCV's imread as surrogate escapes and crashes it (SIGSEGV); bytes have no name.
+        try:
+            data = np.fromfile(path, dtype=np.uint8)
+        except OSError as exc:
+            raise InputError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+        loaded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
         if loaded is None:
             raise InputError(f"cannot read {path} as an image")
         image = loaded

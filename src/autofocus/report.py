@@ -175,7 +175,12 @@ def plot_stack(result: StackResult, path: Path) -> Path:
     return path
 
 
-def write_stack_outputs(result: StackResult, folder: Path) -> tuple[Path, Path]:
-    """``<stem>_curve.png`` and ``<stem>_scores.csv`` in ``folder``."""
-    stem = output_stem(result.path)
-    return plot_stack(result, folder / f"{stem}_curve.png"), write_csv(result, folder / f"{stem}_scores.csv")
+def write_stack_outputs(result: StackResult, folder: Path, stem: str | None = None) -> tuple[Path, Path]:
+    """``<stem>_curve.png`` and ``<stem>_scores.csv`` in ``folder`` (stem: from the stack's name)."""
+    stem = stem or output_stem(result.path)
+    try:
+        return (plot_stack(result, folder / f"{stem}_curve.png"),
+                write_csv(result, folder / f"{stem}_scores.csv"))
+    except OSError as exc:
+        raise OutputError(f"cannot write the outputs of {result.path} to {folder}: "
+                          f"{exc.strerror or exc}") from None
