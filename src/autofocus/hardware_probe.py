@@ -18,7 +18,7 @@ import numpy as np
 
 from autofocus.curve import FocusCurve, Sample
 from autofocus.devices.base import ContinuousStage, Microscope
-from autofocus.errors import CameraError, LimitError, SearchTimeout
+from autofocus.errors import CameraError, LimitError, SearchTimeout, StageError
 from autofocus.events import EventHandler, ProgressEvent
 from autofocus.frames import Frame
 from autofocus.space import SearchSpace, StopWhen, stepped_sweep
@@ -33,6 +33,9 @@ DEFAULT_TIMEOUT_S = 3_600.0
 MIN_IMAGE_PIXELS = 64
 """Below this a "frame" is a measurement, not an image (a test's 1x1 curve value): not judged
 uniform or frozen."""
+POSITION_TOLERANCE_UM = 1.0
+"""How far from the last commanded position the stage may read (native-unit rounding) before
+this run concludes that someone else moved it."""
 REGRABS = 2
 """How many more frames are asked for at one position after an unusable one."""
 
@@ -98,6 +101,7 @@ class HardwareProbe:
         self._frame_period_s: float | None = None
         self._last: tuple[float, Frame] | None = None
         self._unusable_in_a_row = 0
+        self._commanded: float | None = None
         self.compute_s = 0.0
 
     @property
@@ -110,7 +114,8 @@ class HardwareProbe:
         self._check_allowed(z_um)
         if not final:
             self._check_time()
-        self._scope.stage.move_to_um(self._space.clamp(z_um))
+        self._commanded = self._space.clamp(z_um)
+        self._scope.stage.move_to_um(self._commanded)
         if final:
             self._scope.clock.sleep(self._settle_s)
         else:
@@ -123,7 +128,10 @@ class HardwareProbe:
     def _at_rest(self, z: float) -> float:
         """A usable frame at ``z`` (the stage there and settled), asking again after bad ones."""
         while True:
-            value = self._record(z, self._grab(), moving=False)
+            self.check_where(self._commanded)
+            frame = self._grab()
+            self.check_where(self._commanded)  # the frame shows z only if nobody moved it meanwhile
+            value = self._record(z, frame, moving=False)
             if value is not None:
                 return value
 
@@ -162,6 +170,19 @@ class HardwareProbe:
                 stage.stop()
                 break
         return self._curve.samples[first:]
+
+    def check_where(self, z_um: float | None) -> None:
+        """Before a frame is trusted or a result reported: the stage must be where this run last
+        put it. Anything else means another program (or a hand) moved it: a hardware error."""
+        if z_um is None:
+            return
+        here = self._scope.stage.position_um()
+        if abs(here - z_um) > max(POSITION_TOLERANCE_UM, self._space.step_um / 4):
+            raise StageError(
+                f"the stage is at {here / 1000:.6f} mm, not at {z_um / 1000:.6f} mm where this run "
+                "put it: another program or client moved it (close it, or run one autofocus at a "
+                "time)"
+            )
 
     def _grab(self) -> Frame:
         """One frame, within the budget: checked before the camera is asked."""

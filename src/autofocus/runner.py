@@ -205,6 +205,7 @@ def run_autofocus(
             return finish(None, reason, back.position_um, back.error)
         emit(ProgressEvent("final-move", probe.curve.frames_taken, peak.z_um, peak.score))
         approach(probe, peak.z_um, settings.backlash_um, lo)
+        probe.check_where(space.clamp(peak.z_um))  # nobody else moved it before we report
         result = finish(peak, "", stage.position_um())
         settled = True
         emit(ProgressEvent("done", probe.curve.frames_taken, peak.z_um, peak.score))
