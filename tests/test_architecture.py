@@ -23,11 +23,14 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("ground", ("frames", "events", "clock", "errors", "units", "interrupt")),
     # readers: recorded files read as planes, shared by the replay backend and the workflows.
     ("devices", ("devices.*", "readers", "sim", "sim.*")),
-    ("analysis", ("curve", "metrics", "_median_network", "modes", "numerics", "result")),
+    # surface: fits z(x, y) through points; fieldtilt: per-region curves of one sweep.
+    ("analysis", ("curve", "metrics", "_median_network", "modes", "numerics", "result", "surface",
+                  "fieldtilt")),
     ("search", ("search", "strategies", "strategies.*", "space")),
-    ("runner", ("runner", "hardware_probe", "connect")),
-    ("workflows", ("focusmap", "track", "stack", "batch")),
-    ("faces", ("", "cli", "cli_*", "gui", "gui.*", "micromanager", "report")),
+    # xy: the one owner of safe XY moves (region, travel, focus drive at the clearance).
+    ("runner", ("runner", "hardware_probe", "connect", "xy")),
+    ("workflows", ("focusmap", "tiles", "track", "stack", "batch")),
+    ("faces", ("", "cli", "cli_*", "gui", "gui.*", "micromanager", "report", "focusmap_plot")),
 ]
 # Who may import a module, beyond the floor rule (the floor rule still applies).
 ONLY_IMPORTED_BY: dict[str, tuple[str, ...]] = {

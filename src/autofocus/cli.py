@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autofocus import cli_recorded
+from autofocus import cli_map, cli_recorded
 from autofocus.cli_checks import check_focus_words, check_output_folder, check_plot_path, check_tcp_port
 from autofocus.cli_progress import progress_view
 from autofocus.connect import Connection, ConnectOptions, check_port, open_microscope
@@ -333,7 +333,8 @@ def gui(port: Annotated[str, typer.Argument(help="sim, a serial port, or tcp://H
 # Jobs on recorded data, defined in cli_recorded.
 commands_app.command("stack")(cli_recorded.stack)
 commands_app.command("score")(cli_recorded.score)
-SUBCOMMANDS = ("demo", "stack", "score", "serve-zaber", "gui")
+commands_app.command("map")(cli_map.map_command)
+SUBCOMMANDS = ("demo", "stack", "score", "serve-zaber", "gui", "map")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -17,8 +17,9 @@ from autofocus.batch import DEFAULT_SCHEDULER, LOCAL_SCHEDULERS, FlagRule, Metri
 from autofocus.batch import score_and_rank as run_batch
 from autofocus.cli_progress import progress_view
 from autofocus.errors import EXIT_FOCUSED, EXIT_NOT_FOUND, InputError, OutputError
+from autofocus.fieldtilt import parse_regions, stack_field_tilt
 from autofocus.metrics import METRICS
-from autofocus.modes import MODES, resolve_metric
+from autofocus.modes import MODES, expect_for_mode, resolve_metric
 from autofocus.report import write_stack_outputs
 from autofocus.stack import StackResult, find_best_plane, output_stem
 
@@ -58,10 +59,15 @@ def stack(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object per stack")] = False,
     out: Annotated[Path | None, typer.Option(help="write each stack's curve plot (PNG) and scores (CSV) here")
                    ] = None,
+    regions: Annotated[str | None, typer.Option(
+        help="ROWSxCOLS: also give each region its best z and report the field's tilt")] = None,
+    dof_um: Annotated[float | None, typer.Option(
+        help="depth of field, um: warn when focus varies across the field by more")] = None,
 ) -> None:
     """Find the best-focused plane of recorded z-stacks. A folder or glob of single images is one
     stack, ordered by name. Exit code 0 when every stack has a trustworthy peak, 1 otherwise."""
-    resolve_metric(metric, mode, blur)  # bad names fail before any file is read
+    name = resolve_metric(metric, mode, blur)  # bad names fail before any file is read
+    grid = parse_regions(regions) if regions is not None else None
     code = EXIT_FOCUSED
     stems = unique_stems(paths)
     for path, stem in zip(paths, stems, strict=True):
@@ -81,8 +87,12 @@ def stack(
                 if existing.exists():
                     print(f"autofocus: replacing {existing}", file=sys.stderr)
             write_stack_outputs(result, out, stem)
+        tilt = None if grid is None else stack_field_tilt(path, grid, z_step_um=z_step_um, metric=name,
+                                                          dof_um=dof_um, expect=expect_for_mode(mode))
+        text = (json.dumps(result.to_dict() | ({"field_tilt": tilt.to_dict()} if tilt else {}))
+                if as_json else describe_stack(result) + (f"\n{tilt.describe()}" if tilt else ""))
         try:
-            print(json.dumps(result.to_dict()) if as_json else describe_stack(result), flush=True)
+            print(text, flush=True)
         except OSError as exc:
             raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
         if not result.focused:

@@ -14,7 +14,7 @@ from types import ModuleType
 
 from autofocus.clock import SystemClock
 from autofocus.devices import ports
-from autofocus.devices.base import Camera, Microscope, Stage
+from autofocus.devices.base import Camera, Microscope, Stage, XYStage
 from autofocus.errors import InputError
 from autofocus.sim.microscope import SimConfig, SimulatedMicroscope
 
@@ -28,6 +28,7 @@ __all__ = [
     "open_camera",
     "open_microscope",
     "open_stage",
+    "open_stage_xy",
     "split_camera_spec",
 ]
 
@@ -45,6 +46,8 @@ class ConnectOptions:
     device_db: Path | None = None
     native_unit_um: float | None = None
     sim: SimConfig = field(default_factory=SimConfig)
+    xy_devices: tuple[int, int] | None = None
+    """Zaber X and Y device numbers in the same chain (a focus map needs them)."""
 
 
 @dataclass
@@ -85,18 +88,23 @@ def open_microscope(port: str, options: ConnectOptions) -> Connection:
                            description=f"simulated stage, camera {camera_spec}")
         return Connection(scope, simulator)
 
-    stage, close_stage = open_stage(port, options)
+    xy: XYStage | None = None
+    if options.xy_devices is not None:
+        stage, xy, close_stage = open_stage_xy(port, options)
+    else:
+        stage, close_stage = open_stage(port, options)
     closers = [close_stage]
     try:
         if camera_spec == "sim":
             # A real (or device-simulated) stage with a simulated camera that renders at the
             # stage's reported position: lets a whole run be tested over a real connection.
             simulator = SimulatedMicroscope(options.sim)
-            camera: Camera = simulator.camera_for_stage(stage)
-            return Connection(Microscope(stage, camera, SystemClock(), closers, port), simulator)
+            camera: Camera = simulator.camera_for_stage(stage, xy_stage=xy)
+            return Connection(Microscope(stage, camera, SystemClock(), closers, port, xy_stage=xy),
+                              simulator)
         camera, close_camera = open_camera("spinnaker" if camera_spec == "auto" else camera_spec)
         closers.append(close_camera)
-        return Connection(Microscope(stage, camera, SystemClock(), closers, port))
+        return Connection(Microscope(stage, camera, SystemClock(), closers, port, xy_stage=xy))
     except BaseException:
         close_stage()
         raise
@@ -110,6 +118,18 @@ def open_stage(port: str, options: ConnectOptions) -> tuple[Stage, Closer]:
         native_unit_um=options.native_unit_um,
     )
     return stage, close
+
+
+def open_stage_xy(port: str, options: ConnectOptions) -> tuple[Stage, XYStage, Closer]:
+    """Focus drive and Zaber X and Y devices on one connection."""
+    assert options.xy_devices is not None
+    zaber_xy = load_backend("zaber_xy", "zaber")
+    x_device, y_device = options.xy_devices
+    stage, xy, close = zaber_xy.open_zaber_xyz(
+        port, device=options.device, axis=options.axis, x_device=x_device, y_device=y_device,
+        device_db=options.device_db, native_unit_um=options.native_unit_um,
+    )
+    return stage, xy, close
 
 
 def split_camera_spec(spec: str) -> tuple[str, str]:

@@ -208,3 +208,20 @@ def test_autofocus_through_the_device_server(served: dict[str, str]) -> None:
         assert remote.position["z"] == pytest.approx(result.best_z_um)  # another client agrees
     finally:
         remote._pyroRelease()
+
+
+def test_xy_axes_move_together_and_refuse_targets_beyond_either_limit() -> None:
+    from autofocus.devices.base import XYStage
+    from autofocus.devices.pymicroscope import PyMicroscopeXYStage
+    from autofocus.errors import LimitError
+
+    xyz = SimulatedStage({name: microscope.AxisLimits(0.0, 100.0) for name in ("x", "y", "z")})
+    xy = PyMicroscopeXYStage(xyz, unit_um=1000.0)  # axes counting in mm
+    assert isinstance(xy, XYStage)
+    assert xy.limits_um == ((0.0, 100_000.0), (0.0, 100_000.0))
+    xy.move_to_um(12_500.0, 40_000.0)
+    assert xyz.position["x"] == pytest.approx(12.5) and xyz.position["y"] == pytest.approx(40.0)
+    assert xy.position_um() == pytest.approx((12_500.0, 40_000.0))
+    with pytest.raises(LimitError):
+        xy.move_to_um(20_000.0, 100_001.0)
+    assert xyz.position["x"] == pytest.approx(12.5)  # nothing moved

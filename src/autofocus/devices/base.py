@@ -27,6 +27,7 @@ __all__ = [
     "Stage",
     "StageError",
     "SystemClock",
+    "XYStage",
 ]
 
 @runtime_checkable
@@ -48,6 +49,28 @@ class Stage(Protocol):
 
     def stop(self) -> None:
         """Stop any motion now. Must not raise when the stage is already idle."""
+        ...
+
+
+@runtime_checkable
+class XYStage(Protocol):
+    """A motorized specimen stage (two axes, X and Y), positions in micrometres."""
+
+    @property
+    def limits_um(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Travel limits per axis: ((x_min, x_max), (y_min, y_max)) as the device reports them."""
+        ...
+
+    def position_um(self) -> tuple[float, float]:
+        """Current position (x, y)."""
+        ...
+
+    def move_to_um(self, x_um: float, y_um: float) -> None:
+        """Move both axes to an absolute position and return when the move has finished."""
+        ...
+
+    def stop(self) -> None:
+        """Stop both axes now. Must not raise when the stage is already idle."""
         ...
 
 
@@ -83,6 +106,8 @@ class Microscope:
     clock: Clock = field(default_factory=SystemClock)
     closers: list[Callable[[], None]] = field(default_factory=list)
     description: str = ""
+    xy_stage: XYStage | None = None
+    """The specimen stage, when there is one (focus maps need it; one focus does not)."""
 
     def close(self) -> None:
         """Release resources in reverse order of acquisition; never raises."""

@@ -25,7 +25,7 @@ from autofocus.frames import Frame, to_grey
 if TYPE_CHECKING:
     from pymmcore_plus import CMMCorePlus
 
-__all__ = ["MMCamera", "MMStage", "open_core_microscope"]
+__all__ = ["MMCamera", "MMStage", "MMXYStage", "open_core_microscope"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,6 +88,54 @@ class MMStage:
         try:
             self._core.stop(label)
         except Exception as exc:
+            logger.debug("Micro-Manager stop(%r) not available: %s", label, exc)
+
+
+class MMXYStage:
+    """A Micro-Manager XY stage (by default the core's current XY stage device). Limits: what
+    the caller knows (Micro-Manager has no portable XY limit query); the focus map still keeps
+    every move inside its region."""
+
+    def __init__(
+        self,
+        core: CMMCorePlus,
+        label: str | None = None,
+        limits_um: tuple[tuple[float, float], tuple[float, float]] = ((-math.inf, math.inf),
+                                                                      (-math.inf, math.inf)),
+    ) -> None:
+        self._core = core
+        self._label = label
+        self._limits = limits_um
+
+    @property
+    def label(self) -> str:
+        label = self._label or str(self._core.getXYStageDevice())
+        if not label:
+            raise StageError("Micro-Manager: no XY stage is set (core.setXYStageDevice)")
+        return label
+
+    @property
+    def limits_um(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        return self._limits
+
+    def position_um(self) -> tuple[float, float]:
+        label = self.label
+        x, y = _call(StageError, f"getXYPosition({label!r})", lambda: self._core.getXYPosition(label))
+        return float(x), float(y)
+
+    def move_to_um(self, x_um: float, y_um: float) -> None:
+        label = self.label
+        _call(StageError, f"setXYPosition({label!r}, {x_um:g}, {y_um:g})",
+              lambda: self._core.setXYPosition(label, x_um, y_um))
+        _call(StageError, f"waitForDevice({label!r})", lambda: self._core.waitForDevice(label))
+
+    def stop(self) -> None:
+        label = self._label or str(self._core.getXYStageDevice())
+        if not label:
+            return
+        try:
+            self._core.stop(label)
+        except Exception as exc:  # as for the focus drive: moves already waited
             logger.debug("Micro-Manager stop(%r) not available: %s", label, exc)
 
 
@@ -156,4 +204,6 @@ def open_core_microscope(
         raise InputError(f"expected a pymmcore-plus CMMCorePlus, got {type(core).__name__}")
     stage = MMStage(core, stage_label, limits_um)
     camera = MMCamera(core, camera_label)
-    return Microscope(stage, camera, description=f"Micro-Manager: {stage.label} + {camera.label}")
+    xy = MMXYStage(core) if core.getXYStageDevice() else None  # a focus map needs one
+    return Microscope(stage, camera, description=f"Micro-Manager: {stage.label} + {camera.label}",
+                      xy_stage=xy)

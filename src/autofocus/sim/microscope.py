@@ -21,6 +21,7 @@ wrong thickness, whose spherical aberration makes the focus curve asymmetric
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy.typing as npt
 from scipy import fft, optimize
 
 from autofocus.clock import Clock, VirtualClock
-from autofocus.devices.base import Microscope, Stage
+from autofocus.devices.base import Microscope, Stage, XYStage
 from autofocus.errors import InputError
 from autofocus.sim.camera import CameraSpec, Renderer, SimCamera
 from autofocus.sim.faults import FaultPlan
@@ -41,8 +42,10 @@ from autofocus.sim.layers import (
     rfft_weights,
 )
 from autofocus.sim.optics import OBJECTIVES, DefocusOTF, Objective, defocus_model
+from autofocus.sim.slide import Slide, SlideSpec, blend_over_field, field_defocus
 from autofocus.sim.specimens import SPECIMENS, Specimen, generate_specimen
 from autofocus.sim.stage import SimStage, StageSpec
+from autofocus.sim.xystage import SimXYStage, XYStageSpec
 
 __all__ = [
     "DEFAULT_TRUE_FOCUS_UM",
@@ -86,6 +89,11 @@ class SimConfig:
     condenser_sigma: float = 0.15
     """Condenser NA / objective NA for transmitted light; sets how fast phase contrast fades
     with defocus (partial coherence)."""
+    slide: SlideSpec = field(default_factory=SlideSpec)
+    """How focus varies with the XY stage's position (flat by default: ``true_focus_um``
+    everywhere); see :mod:`autofocus.sim.slide`."""
+    xy_stage: XYStageSpec = field(default_factory=XYStageSpec)
+    xy_start_um: tuple[float, float] = (0.0, 0.0)
     dust_separation_um: float | None = None
     """Two layers: a sparse dust layer in focus this much stage travel above the section
     (100..1000 um; ``layers.DEFAULT_DUST_SEPARATION_UM`` = 150 is a coverslip's top seen by a
@@ -128,6 +136,12 @@ class SimulatedMicroscope:
         self.camera_spec = replace(cfg.camera, bits=cfg.bits)
         self.camera = SimCamera(self.clock, self._stage_renderer(self.stage), self.camera_spec,
                                 cfg.seed, cfg.faults)
+        self.slide = Slide(cfg.slide, cfg.true_focus_um)
+        self.xy_stage = SimXYStage(self.clock, cfg.xy_stage, cfg.xy_start_um,
+                                   z_now=self.stage.position_um)
+        # Where the slide is under the objective: this XY stage, or another one given to
+        # camera_for_stage (a Zaber XY stage over a real connection).
+        self._xy_position: Callable[[], tuple[float, float]] = self.xy_stage.position_um
         shape = (self.camera_spec.height, self.camera_spec.width)
         self._shape = shape
         self.pixel_um = self.camera_spec.pixel_um / self.objective.magnification
@@ -143,6 +157,10 @@ class SimulatedMicroscope:
         if self._phase:
             spectrum[0, 0] = shape[0] * shape[1]
         self._spectrum: npt.NDArray[np.complex64] = spectrum.astype(np.complex64, copy=False)
+        # An empty area of the slide: no specimen, only the background (dark in fluorescence).
+        self._empty_spectrum = np.zeros_like(self._spectrum)
+        if self.specimen.mode != "fluorescence":
+            self._empty_spectrum[0, 0] = shape[0] * shape[1]
         self._kidx = self._k_index(shape)
         self._k2 = (self.model.k**2).astype(np.float64)
         self._band = band_weight(self._k_grid(shape), self.pixel_um)
@@ -152,7 +170,7 @@ class SimulatedMicroscope:
         self._norm = 1.0
         if self.specimen.mode == "fluorescence":
             # Fluorescence has no natural unit: make the brightest in-focus feature 1.
-            peak = float(self._image([0.0], 0.0, 1.0).max())
+            peak = float(self._render_spectrum(self._spectrum, [0.0], 0.0, 1.0).max())
             self._norm = 1.0 / peak if peak > 0 else 1.0
         if cfg.dust_separation_um is not None:
             self._dust = self._calibrated_dust()
@@ -275,11 +293,23 @@ class SimulatedMicroscope:
 
     @property
     def true_focus_um(self) -> float:
-        """Where the stage must be for best focus now (moves with ``drift_um_s``)."""
-        return self.focus_at(self.clock.now())
+        """Where the stage must be for best focus now, at the XY stage's position (moves with
+        ``drift_um_s``)."""
+        x, y = self._xy_position()
+        return self.slide.true_focus_um(x, y) + self.config.drift_um_s * self.clock.now()
+
+    def true_focus_at_xy(self, x_um: float, y_um: float) -> float:
+        """Ground truth of the slide at any XY (without drift)."""
+        return self.slide.true_focus_um(x_um, y_um)
 
     def focus_at(self, t: float) -> float:
-        return self.config.true_focus_um + self.config.drift_um_s * t
+        """Where the sharpest thing in view is at time ``t`` (debris included)."""
+        x, y = self._xy_position()
+        return self.slide.sharpest_um(x, y) + self.config.drift_um_s * t
+
+    def field_of_view_um(self) -> tuple[float, float]:
+        """Width and height of one frame in the sample plane."""
+        return (self._shape[1] * self.pixel_um, self._shape[0] * self.pixel_um)
 
     def depth_of_field_um(self) -> float:
         """Berek/Young total depth of field ``lambda n / NA^2 + n e / (M NA)`` (um), with the
@@ -306,8 +336,22 @@ class SimulatedMicroscope:
         return out
 
     def _image(self, defocus_um: list[float], blur_sigma_um: float, scale: float) -> FloatArray:
+        """The frame at the current XY: one defocus for the whole field, or (a tilted field)
+        a blend of renders across the field's range of defocus."""
+        x, y = self._xy_position()
+        spectrum = self._empty_spectrum if self.slide.is_empty(x, y) else self._spectrum
+        tilt = field_defocus(self.slide, x, y, self._shape, self.pixel_um)
+
+        def render(offset_um: float) -> FloatArray:
+            return self._render_spectrum(spectrum, [d + offset_um for d in defocus_um],
+                                         blur_sigma_um, scale)
+
+        return blend_over_field(render, tilt, self.depth_of_field_um())
+
+    def _render_spectrum(self, spectrum: npt.NDArray[np.complex64], defocus_um: list[float],
+                         blur_sigma_um: float, scale: float) -> FloatArray:
         profile = self._profile(defocus_um, blur_sigma_um, scale)
-        spectrum = self._spectrum * np.take(profile, self._kidx)
+        spectrum = spectrum * np.take(profile, self._kidx)
         dust: FloatArray | None = None
         if self._dust is not None:
             sep = float(self.config.dust_separation_um or 0.0)
@@ -370,7 +414,7 @@ class SimulatedMicroscope:
         return render
 
     def camera_for_stage(self, stage: Stage, clock: Clock | None = None,
-                         faults: FaultPlan | None = None) -> SimCamera:
+                         faults: FaultPlan | None = None, xy_stage: XYStage | None = None) -> SimCamera:
         """A simulated camera that images this specimen at the position of *any* stage.
 
         For hardware-in-the-loop set-ups, e.g. a real Zaber Motion Library stage talking to a
@@ -378,13 +422,17 @@ class SimulatedMicroscope:
         ``stage.position_um() - true_focus_um``, so the stage's travel must include the true
         focus. ``clock`` (default: this microscope's virtual clock) only times exposures;
         pass a ``SystemClock``-like object when the stage runs in real time. No faults unless
-        given.
+        given. ``xy_stage`` (optional): the specimen stage whose position picks the slide's
+        focus (from then on also for :attr:`true_focus_um`).
         """
+        if xy_stage is not None:
+            self._xy_position = xy_stage.position_um
         return SimCamera(clock or self.clock, self._stage_renderer(stage), self.camera_spec,
                          self.config.seed + 1, faults)
 
     def devices(self) -> Microscope:
-        return Microscope(self.stage, self.camera, self.clock, description=self.describe())
+        return Microscope(self.stage, self.camera, self.clock, description=self.describe(),
+                          xy_stage=self.xy_stage)
 
     def describe(self) -> str:
         cfg = self.config

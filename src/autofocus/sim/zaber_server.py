@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from autofocus.clock import VirtualClock
 from autofocus.sim.stage import SimStage, StageSpec
+from autofocus.sim.zaber_chain import SimZaberChain
 from autofocus.sim.zaber_protocol import SimZaberDevice, ZaberDeviceSpec, ZaberFault
 
 __all__ = ["ZaberDeviceServer", "serve_forever", "socket_link"]
@@ -55,11 +56,11 @@ class ZaberDeviceServer:
     command line as PORT: ``tcp://127.0.0.1:N`` or the pty's ``/dev/pts/N``.
     """
 
-    def __init__(self, device: SimZaberDevice | None = None, transport: str = "tcp",
+    def __init__(self, device: SimZaberDevice | SimZaberChain | None = None, transport: str = "tcp",
                  host: str = "127.0.0.1", port: int = 0) -> None:
         if transport not in ("tcp", "pty"):
             raise ValueError("transport must be 'tcp' or 'pty'")
-        self.device = device or SimZaberDevice()
+        self.device: SimZaberDevice | SimZaberChain = device or SimZaberDevice()
         self.transport = transport
         self._host, self._port = host, port
         self._stopping = threading.Event()

@@ -1,0 +1,94 @@
+"""Zaber's X and Y axes as an :class:`~autofocus.devices.base.XYStage`.
+
+On Zaber's microscopes X and Y are their own devices in the daisy chain (and the focus drive a
+third), all behind one port: :func:`open_zaber_xyz` opens the one connection and gives the focus
+stage and the XY stage on it. Each axis is a :class:`~autofocus.devices.zaber.ZaberStage`, so
+units (identified or native), limits and error translation are the focus drive's.
+
+Requires ``zaber-motion`` (``pip install 'autofocus[zaber]'``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+from zaber_motion import MotionLibException
+from zaber_motion.ascii import Connection
+
+from autofocus.devices.zaber import (
+    ZaberStage,
+    configure_library,
+    database_choice,
+    home_if_needed,
+    identify,
+    open_connection,
+    plan_units,
+    translated,
+)
+
+__all__ = ["ZaberXYStage", "open_zaber_xyz"]
+
+
+class ZaberXYStage:
+    """Two single-axis Zaber devices moving as one XY stage (X first, then Y, each to the end
+    of its move: the moves are short, and one axis at a time keeps every path inside the
+    rectangle of the two end points)."""
+
+    def __init__(self, x: ZaberStage, y: ZaberStage) -> None:
+        self._x, self._y = x, y
+
+    @property
+    def limits_um(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        return (self._x.limits_um, self._y.limits_um)
+
+    def position_um(self) -> tuple[float, float]:
+        return (self._x.position_um(), self._y.position_um())
+
+    def move_to_um(self, x_um: float, y_um: float) -> None:
+        self._x.move_to_um(x_um)
+        self._y.move_to_um(y_um)
+
+    def stop(self) -> None:
+        self._x.stop()
+        self._y.stop()
+
+
+def _open_axis(connection: Connection, port: str, device: int, axis: int,
+               database: Path | str | None, native_unit_um: float | None, label: str) -> ZaberStage:
+    zaber_device = connection.get_device(device)
+    db_problem = identify(zaber_device, database, connection)
+    zaber_axis = zaber_device.get_axis(axis)
+    with translated(f"checking {label} (device {device} axis {axis})", connection):
+        zaber_axis.generic_command("get pos")
+    units = plan_units(zaber_device, zaber_axis, native_unit_um, db_problem, connection)
+    home_if_needed(zaber_axis, connection)
+    return ZaberStage(connection, zaber_axis, units, f"Zaber {label}: device {device} axis {axis} "
+                      f"on {port}, {units.how}")
+
+
+def open_zaber_xyz(
+    port: str,
+    *,
+    device: int = 3,
+    axis: int = 1,
+    x_device: int = 1,
+    y_device: int = 2,
+    device_db: Path | str | None = None,
+    native_unit_um: float | None = None,
+) -> tuple[ZaberStage, ZaberXYStage, Callable[[], None]]:
+    """Focus stage, XY stage and one closer for their shared connection. The focus drive is
+    homed (if needed) before X and Y, so the specimen never moves with the objective close."""
+    database = database_choice(device_db)
+    configure_library(database)
+    connection = open_connection(port)
+    try:
+        z = _open_axis(connection, port, device, axis, database, native_unit_um, "focus")
+        x = _open_axis(connection, port, x_device, 1, database, native_unit_um, "X")
+        y = _open_axis(connection, port, y_device, 1, database, native_unit_um, "Y")
+    except BaseException:
+        with contextlib.suppress(MotionLibException):
+            connection.close()
+        raise
+    return z, ZaberXYStage(x, y), z.close

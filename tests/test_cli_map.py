@@ -1,0 +1,65 @@
+"""``autofocus map`` on the simulator: outputs written, bad input refused before anything opens."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from autofocus import cli, connect
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.run_cli(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.timeout(300)
+def test_map_writes_the_map_the_picture_and_the_tiles(capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path) -> None:
+    code, out, err = run(capsys, "map", "9.98", "10.05", "0.002", "sim", "--region", "10,10,11,10.6",
+                         "--grid", "2x2", "--window-um", "15", "--out", str(tmp_path), "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert len(data["points"]) == 4 and data["model"] in ("constant", "plane")
+    for point, truth in zip(data["points"], data["sim_true_focus_um"], strict=True):
+        assert abs(point["z_um"] - truth) < 1.0
+    assert (tmp_path / "map.png").stat().st_size > 10_000
+    rows = list(csv.DictReader((tmp_path / "tiles.csv").open()))
+    assert len(rows) > 4 and set(rows[0]) == {"row", "col", "x_um", "y_um", "z_um"}
+    useq = json.loads((tmp_path / "tiles-useq.json").read_text())
+    assert len(useq["stage_positions"]) == len(rows)
+
+
+@pytest.fixture
+def no_devices(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    opened: list[str] = []
+
+    def refuse(port: str, options: connect.ConnectOptions) -> connect.Connection:
+        opened.append(port)
+        raise AssertionError("bad input reached the devices")
+
+    monkeypatch.setattr(connect, "open_microscope", refuse)
+    return opened
+
+
+@pytest.mark.parametrize("extra", [
+    ["--region", "10,10,11"],            # three numbers
+    ["--region", "11,10,10,11"],         # corners the wrong way round
+    ["--region", "10,10,11,11", "--grid", "0x3"],
+    ["--region", "10,10,11,11", "--model", "cubic"],
+    ["--region", "10,10,11,11", "--window-um", "0"],
+    ["--region", "10,10,11,11", "--later-strategy", "guess"],
+    ["--region", "10,10,11,11", "--z-clearance-um", "nan"],
+    ["--region", "10,10,11,11", "--points", "no-such-file.csv"],
+    ["--region", "10,10,11,11", "--tile-mm", "0.3"],
+])
+def test_bad_map_input_exits_2_before_anything_opens(capsys: pytest.CaptureFixture[str],
+                                                     no_devices: list[str], extra: list[str]) -> None:
+    code, _, err = run(capsys, "map", "9.9", "10.1", "0.005", "sim", *extra)
+    assert code == 2, err
+    assert err.startswith("autofocus: error:") and err.count("\n") == 1
+    assert no_devices == []
