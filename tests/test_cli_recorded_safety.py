@@ -72,3 +72,14 @@ def test_png_names_that_are_not_utf8_are_read(tmp_path: Path, command: str) -> N
     assert b"Traceback" not in done.stderr
     if command == "stack":
         assert b"best plane" in done.stdout, done.stdout
+
+
+def test_a_truncated_stack_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    whole = tmp_path / "whole.tif"
+    tifffile.imwrite(whole, focus_stack())
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(whole.read_bytes()[:600])
+    code, out, err = run(capsys, "stack", str(cut))
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "truncated or damaged" in lines[0], err

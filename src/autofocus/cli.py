@@ -9,6 +9,7 @@ Other jobs are subcommands (``autofocus demo``, ...). Exit codes: 0 focused, 1 f
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -352,6 +353,8 @@ def silence_stdout() -> None:
 
 def run_cli(args: list[str]) -> int:
     """Parse and run; every failure becomes one line on stderr and its exit code."""
+    # Libraries' own warnings (tifffile on a damaged file) would sit beside our one line.
+    logging.getLogger("tifffile").setLevel(logging.ERROR)
     is_subcommand = bool(args) and args[0] in SUBCOMMANDS
     app = commands_app if is_subcommand else focus_app
     command = typer.main.get_command(app)

@@ -77,6 +77,11 @@ class TiffPlanes:
         self.path = path
         try:
             self._open_series()
+        except (OSError, ValueError, IndexError, tifffile.TiffFileError) as exc:
+            self._tif.close()
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"cannot read {path} as a z-stack (truncated or damaged?): {exc}") from None
         except BaseException:
             self._tif.close()  # the caller never gets an object to close
             raise
@@ -101,7 +106,11 @@ class TiffPlanes:
             return self._whole[index]
         page = self._pages[index]
         assert page is not None  # checked when the reader was made
-        return np.asarray(page.asarray()).reshape(self._shape[1:])
+        try:
+            return np.asarray(page.asarray()).reshape(self._shape[1:])
+        except (OSError, ValueError) as exc:  # a file cut short, or damaged, past this page
+            raise InputError(f"cannot read plane {index} of {self.path} (truncated or damaged?): "
+                             f"{exc}") from None
 
     def close(self) -> None:
         self._tif.close()
