@@ -30,8 +30,8 @@ def test_a_stage_moved_by_another_client_is_exit_3_naming_it(
     base = SimulatedMicroscope.camera_for_stage
 
     class Intruding(SimulatedMicroscope):
-        def camera_for_stage(self, stage, clock=None, faults=None):  # type: ignore[no-untyped-def]
-            camera = base(self, stage, clock, faults)
+        def camera_for_stage(self, stage, *args, **kwargs):  # type: ignore[no-untyped-def]
+            camera = base(self, stage, *args, **kwargs)
             grab, grabs = camera.grab, [0]
 
             def grab_and_intrude():  # type: ignore[no-untyped-def]
