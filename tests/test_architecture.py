@@ -28,7 +28,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
                   "fieldtilt")),
     ("search", ("search", "strategies", "strategies.*", "space")),
     # xy: the one owner of safe XY moves (region, travel, focus drive at the clearance).
-    ("runner", ("runner", "hardware_probe", "connect", "xy")),
+    ("runner", ("runner", "hardware_probe", "pipeline", "connect", "xy")),
     ("workflows", ("focusmap", "tiles", "track", "stack", "batch")),
     ("faces", ("", "cli", "cli_*", "gui", "gui.*", "micromanager", "report", "focusmap_plot")),
 ]

@@ -90,9 +90,12 @@ def commanded_positions(problem: tuple[SearchSpace, float, float, float, int], s
     stage = SimStage(clock, StageSpec(), space.start_um)
     camera = CurveCamera(stage, clock, curve)
     scope = Microscope(stage if streamed else SteppedStage(stage), camera, clock)
-    run_settings = AutofocusSettings(space.lo_um, space.hi_um, space.step_um, strategy=strategy)
+    # A timeline of the hardware alone: the same example must draw the same noise when replayed.
+    run_settings = AutofocusSettings(space.lo_um, space.hi_um, space.step_um, strategy=strategy,
+                                     compute_waits=False)
     probe = HardwareProbe(scope, space, lambda frame: float(frame[0, 0]), run_settings.settle_s,
-                          lambda event: None, None, budget=run_settings.budget)
+                          lambda event: None, None, budget=run_settings.budget,
+                          pipeline=run_settings.pipeline, compute_waits=False)
     run_strategy(strategy, probe, space)  # a LimitError from the probe would fail the test
     return space, stage.commanded, probe
 

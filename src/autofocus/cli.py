@@ -235,6 +235,14 @@ def focus(
         help=f"give up after this many seconds (default {DEFAULT_TIMEOUT_S:g})")] = None,
     max_frames: Annotated[int, typer.Option(
         help="frame budget: a range whose step grid needs more frames is refused")] = DEFAULT_MAX_FRAMES,
+    near_mm: Annotated[float | None, typer.Option(
+        help="refocus/brent: where focus is expected, mm (default: where the stage is)")] = None,
+    dof_um: Annotated[float | None, typer.Option(
+        help="the objective's depth of field, um (refocus sizes its frames by it)")] = None,
+    on_miss: Annotated[str, typer.Option(
+        help="refocus, when focus is not near: widen, search (whole range) or fail")] = "widen",
+    no_pipeline: Annotated[bool, typer.Option(
+        "--no-pipeline", help="score each streamed frame before grabbing the next")] = False,
     plot: Annotated[Path | None, typer.Option(help="write the focus-curve plot (PNG)")] = None,
     camera: Annotated[str, typer.Option(
         help="auto, sim, spinnaker, genicam:CTI_PATH or opencv:INDEX_OR_FILE")] = "auto",
@@ -266,6 +274,10 @@ def focus(
         backlash_um=backlash_um,
         timeout_s=timeout_s,
         max_frames=max_frames,
+        near_um=None if near_mm is None else mm_to_um(near_mm),
+        dof_um=dof_um,
+        on_miss=on_miss,  # type: ignore[arg-type]  # checked by settings.validate()
+        pipeline=not no_pipeline,
     )
     options = ConnectOptions(
         camera=camera, device=device, axis=axis, device_db=device_db, native_unit_um=native_unit_um,

@@ -225,15 +225,16 @@ def measure_map(scope: Microscope, settings: MapSettings, on_event: EventHandler
             if hi - lo < base.step_um:  # the prediction lies at the edge of the user's range
                 lo, hi = max(z_lo, hi - 2 * settings.window_um), min(z_hi, lo + 2 * settings.window_um)
             step = min(base.step_um, (hi - lo) / LATER_STEPS_PER_WINDOW)
-            point_settings = replace(base, start_um=lo, end_um=hi, step_um=step, strategy=later)
+            # A local strategy starts at the prediction (inside the window); the runner moves
+            # there and lets that long move from the clearance ring out before its frames.
+            near = min(max(predicted, lo), hi) if later != DEFAULT_STRATEGY else None
+            point_settings = replace(base, start_um=lo, end_um=hi, step_um=step, strategy=later,
+                                     near_um=near)
         clearance = settings.z_clearance_um
         if clearance is None:
             clearance = lo if last_good is None else last_good - settings.window_um
         try:
             safe.move_to(x, y, clearance)
-            if predicted is not None and later != DEFAULT_STRATEGY:
-                # A local strategy starts where the stage is: at the prediction, inside the window.
-                scope.stage.move_to_um(min(max(predicted, point_settings.start_um), point_settings.end_um))
             result = searcher(scope, point_settings, on_event)
             frames, spent_s = result.frames, result.hardware_s
             if not result.focused and point_settings is not base:

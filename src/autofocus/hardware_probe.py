@@ -10,7 +10,6 @@ in a row end the run as a camera fault.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from autofocus.devices.base import ContinuousStage, Microscope
 from autofocus.errors import CameraError, LimitError, SearchTimeout, StageError
 from autofocus.events import EventHandler, ProgressEvent
 from autofocus.frames import Frame
+from autofocus.pipeline import ComputeTime, Scores, ScoringPipeline
 from autofocus.space import SearchSpace, StopWhen, stepped_sweep
 
 __all__ = ["DEFAULT_MAX_FRAMES", "DEFAULT_TIMEOUT_S", "Budget", "FrameHandler", "HardwareProbe",
@@ -87,6 +87,9 @@ class HardwareProbe:
         on_frame: FrameHandler | None,
         coarse_frame: Callable[[Frame], float] | None = None,
         budget: Budget | None = None,
+        *,
+        pipeline: bool = True,
+        compute_waits: bool = True,
     ) -> None:
         self._scope = microscope
         self._space = space
@@ -102,7 +105,12 @@ class HardwareProbe:
         self._last: tuple[float, Frame] | None = None
         self._unusable_in_a_row = 0
         self._commanded: float | None = None
-        self.compute_s = 0.0
+        self._pipeline = pipeline
+        self.timer = ComputeTime(microscope.clock, wait_on_virtual=compute_waits)
+
+    @property
+    def compute_s(self) -> float:
+        return self.timer.compute_s
 
     @property
     def curve(self) -> FocusCurve:
@@ -112,6 +120,7 @@ class HardwareProbe:
         """The only way this run moves the stage: checked against the allowed interval first.
         ``final``: the approach to the answer, which the time budget no longer cuts short."""
         self._check_allowed(z_um)
+        self.timer.resume()  # the move waits for whatever was computed since the last frame
         if not final:
             self._check_time()
         self._commanded = self._space.clamp(z_um)
@@ -120,6 +129,7 @@ class HardwareProbe:
             self._scope.clock.sleep(self._settle_s)
         else:
             self._wait(self._settle_s)
+        self.timer.pause()
 
     def sample(self, z_um: float) -> float:
         self.move(z_um)
@@ -150,25 +160,48 @@ class HardwareProbe:
             before = clock.now()
             self._at_rest(self._space.clamp(start_um))
             self._frame_period_s = max(clock.now() - before, 1e-3)
+            self.timer.resume()
             stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
             # The next frame would show the start again (the stage is only accelerating):
             # wait until it is about one spacing along instead.
             self._wait(self._frame_period_s)
         else:
             self.move(start_um)
+            self.timer.resume()
             stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
-        while stage.is_moving():
-            t0, z0 = clock.now(), stage.position_um()
-            frame = self._grab()
-            t1, z1 = clock.now(), stage.position_um()
-            mid = min(self._scope.camera.exposure_s / 2, t1 - t0)
-            z = z0 + (z1 - z0) * (mid / (t1 - t0) if t1 > t0 else 0.0)
-            if self._record(self._space.clamp(z), frame, moving=True) is None:
-                continue  # an unusable streamed frame is skipped; the stage moves on
-            if stop_when is not None and stop_when(self._curve.samples[first:]):
-                # The stage is between the pass's checked ends: stopping leaves it inside.
-                stage.stop()
-                break
+        self.timer.pause()
+        self.timer.streaming = True
+        pipeline: ScoringPipeline[tuple[float, float]] | None = (
+            ScoringPipeline(self._scores, self.timer) if self._pipeline else None)
+        try:
+            stopped = False
+            while stage.is_moving() and not stopped:
+                t0, z0 = clock.now(), stage.position_um()
+                frame = self._grab()
+                t1, z1 = clock.now(), stage.position_um()
+                mid = min(self._scope.camera.exposure_s / 2, t1 - t0)
+                # The z and time of this frame's own exposure, however late it is scored.
+                z = self._space.clamp(z0 + (z1 - z0) * (mid / (t1 - t0) if t1 > t0 else 0.0))
+                done = ([((z, t1), frame, self._scores(frame))] if pipeline is None
+                        else pipeline.submit((z, t1), frame))
+                for (zf, tf), scored, scores in done:
+                    # An unusable streamed frame is skipped; the stage moves on.
+                    if self._add(zf, scored, scores, tf, moving=True) is None:
+                        continue
+                    if not stopped and stop_when is not None and stop_when(self._curve.samples[first:]):
+                        # The stage is between the pass's checked ends: stopping leaves it inside.
+                        self.timer.resume()
+                        stage.stop()
+                        self.timer.pause()
+                        stopped = True
+            self.timer.streaming = False  # the stage has stopped: waits from here are the run's
+            if pipeline is not None:
+                for (zf, tf), scored, scores in pipeline.drain():
+                    self._add(zf, scored, scores, tf, moving=True)
+        finally:
+            self.timer.streaming = False
+            if pipeline is not None:
+                pipeline.close()
         return self._curve.samples[first:]
 
     def check_where(self, z_um: float | None) -> None:
@@ -190,29 +223,36 @@ class HardwareProbe:
         taken = self._curve.frames_taken + self._unusable_in_a_row
         if taken >= self._budget.max_frames:
             raise SearchTimeout(f"the search used its budget of {self._budget.max_frames} frames")
+        self.timer.resume()
         frame = self._scope.camera.grab()
+        self.timer.pause()
         self._check_time()
         return frame
 
+    def _scores(self, frame: Frame) -> Scores:
+        """Both scores of a usable frame; NaN for one that carries no image (never scored)."""
+        if frame_problem(frame, None):  # the frozen check needs the order of frames: in _add
+            return math.nan, math.nan
+        value = float(self._score_frame(frame))
+        coarse = float(self._coarse_frame(frame)) if self._coarse_frame is not None else None
+        return value, coarse
+
     def _record(self, z: float, frame: Frame, *, moving: bool) -> float | None:
-        """Score and add a frame to the curve; None when it is unusable (it is not added)."""
-        began = time.perf_counter()
+        return self._add(z, frame, self._scores(frame), self._scope.clock.now(), moving=moving)
+
+    def _add(self, z: float, frame: Frame, scores: Scores, t: float, *, moving: bool) -> float | None:
+        """Add a scored frame to the curve; None when it is unusable (it is not added)."""
         previous = self._last
         self._last = (z, frame)
         problem = frame_problem(frame, previous[1] if previous and previous[0] != z else None)
-        value = coarse = math.nan
-        if not problem:
-            value = float(self._score_frame(frame))
-            coarse = float(self._coarse_frame(frame)) if self._coarse_frame is not None else value
-            if not (math.isfinite(value) and math.isfinite(coarse)):
-                problem = f"a frame whose focus score is not a number ({value:g}, coarse {coarse:g})"
-        self.compute_s += time.perf_counter() - began
+        value, coarse = scores
+        if not problem and not (math.isfinite(value) and (coarse is None or math.isfinite(coarse))):
+            problem = f"a frame whose focus score is not a number ({value:g}, coarse {coarse})"
         if problem:
             self._unusable(problem, z)
             return None
         self._unusable_in_a_row = 0
-        self._curve.add(z, value, self._scope.clock.now() - self._began,
-                        coarse=coarse if self._coarse_frame is not None else None, moving=moving)
+        self._curve.add(z, value, t - self._began, coarse=coarse, moving=moving)
         index = self._curve.frames_taken
         if self._on_frame is not None:
             self._on_frame(index, z, frame, value)

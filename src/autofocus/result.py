@@ -28,7 +28,15 @@ class FocusResult:
     reason: str = ""
     confidence: float = 0.0
     hardware_s: float = 0.0
+    """Time the hardware worked: moves, settling, exposures, readout (the simulator's virtual
+    clock, less the time the loop waited for computing)."""
     compute_s: float = 0.0
+    """Time spent computing: scoring frames and the strategy's decisions."""
+    wall_s: float = 0.0
+    """What the run takes from start to end: the hardware's time plus the computing it waited
+    for (scoring off the critical path overlaps the hardware and does not add)."""
+    light_dose_s: float = 0.0
+    """Light on the specimen: frames x exposure (seconds of illumination)."""
     final_z_um: float | None = None
     """Where the stage is at the end, by its own reading; None when it does not answer."""
     return_error: str = ""
@@ -54,6 +62,8 @@ class FocusResult:
             "frames": self.frames,
             "hardware_s": round(self.hardware_s, 6),
             "compute_s": round(self.compute_s, 6),
+            "wall_s": round(self.wall_s, 6),
+            "light_dose_s": round(self.light_dose_s, 6),
             "final_position_mm": final_mm,
             "strategy": self.strategy,
             "metric": self.metric,

@@ -30,10 +30,15 @@ from autofocus.interrupt import Interrupted, annotate, signals_deferred
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
 from autofocus.result import FocusResult
-from autofocus.search import DEFAULT_STRATEGY, SearchSpace, get_strategy, run_strategy
+from autofocus.search import DEFAULT_STRATEGY, ON_MISS, OnMiss, SearchSpace, get_strategy, run_strategy
 
 __all__ = ["AutofocusSettings", "FrameHandler", "HardwareProbe", "ReturnOutcome", "allowed_interval",
            "return_to", "run_autofocus"]
+
+# With ``near_um`` farther than this from the stage, the stage goes there first and waits
+# PRIOR_RING_OUT_S (a few decay times of a stand's ringing) before the search's frames.
+PRIOR_MOVE_UM = 1.0
+PRIOR_RING_OUT_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,18 @@ class AutofocusSettings:
     def budget(self) -> Budget:
         timeout = DEFAULT_TIMEOUT_S if self.timeout_s is None else self.timeout_s
         return Budget(timeout, self.max_frames)
+    near_um: float | None = None
+    """Where focus is expected (the prior of ``refocus`` and ``brent``); None: where the stage is."""
+    dof_um: float | None = None
+    """The objective's depth of field; None: the microscope's, when it knows it."""
+    on_miss: OnMiss = "widen"
+    """What ``refocus`` does when focus is not within its window (see :class:`SearchSpace`)."""
+    pipeline: bool = True
+    """Score streamed frames while the next one is exposed (:mod:`autofocus.pipeline`)."""
+    compute_waits: bool = True
+    """On a virtual clock, let the clock wait for the measured compute the loop waits for (an
+    honest ``wall_s``). Off: the timeline holds the hardware alone, so a run is reproducible
+    whatever the computer's load (for property tests and tuning); then ``wall_s`` = ``hardware_s``."""
 
     def validate(self) -> None:
         """Raise InputError for anything impossible; called before anything moves."""
@@ -81,6 +98,15 @@ class AutofocusSettings:
         if self.settle_s < 0 or self.backlash_um < 0:
             raise InputError("settle time and backlash must not be negative")
         self.check_plan_fits()
+        if self.near_um is not None and not math.isfinite(self.near_um):
+            raise InputError("the expected focus position must be a finite number")
+        if self.near_um is not None and not self.start_um <= self.near_um <= self.end_um:
+            raise InputError(f"the expected focus {self.near_um / 1000:g} mm lies outside the range "
+                             f"{self.start_um / 1000:g}..{self.end_um / 1000:g} mm")
+        if self.dof_um is not None and not (math.isfinite(self.dof_um) and self.dof_um > 0):
+            raise InputError("the depth of field must be a positive number")
+        if self.on_miss not in ON_MISS:
+            raise InputError(f"on_miss must be one of {', '.join(ON_MISS)}")
         get_strategy(self.strategy)
         self.score_functions()  # metric, blur, roi and downsample: checked by their owner, metrics
 
@@ -163,17 +189,23 @@ def run_autofocus(
     stage, clock = microscope.stage, microscope.clock
     lo, hi = allowed_interval(settings, stage.limits_um)
     start_z = stage.position_um()
-    space = SearchSpace(lo, hi, settings.step_um, min(max(start_z, lo), hi),
-                        expect_for_mode(settings.mode))
+    prior = start_z if settings.near_um is None else settings.near_um
+    dof = settings.dof_um if settings.dof_um is not None else microscope.depth_of_field_um
+    space = SearchSpace(lo, hi, settings.step_um, min(max(prior, lo), hi),
+                        expect_for_mode(settings.mode), dof_um=dof, on_miss=settings.on_miss)
     score_frame, coarse_frame = settings.score_functions()
     if settings.roi is not None or settings.downsample > 1:
         check_scorable(microscope, settings, score_frame, coarse_frame)
     probe = HardwareProbe(microscope, space, score_frame, settings.settle_s, emit, on_frame,
-                          coarse_frame, settings.budget)
+                          coarse_frame, settings.budget, pipeline=settings.pipeline,
+                          compute_waits=settings.compute_waits)
     began = clock.now()
 
     def finish(peak: Peak | None, reason: str, final_z: float | None,
                return_error: str = "") -> FocusResult:
+        probe.timer.resume()  # the last decisions: the user waits for them too
+        wall = clock.now() - began
+        exposure = float(microscope.camera.exposure_s)
         return FocusResult(
             status="focused" if peak else "not_found",
             best_z_um=peak.z_um if peak else None,
@@ -183,8 +215,10 @@ def run_autofocus(
             metric=settings.metric_name,
             reason=reason,
             confidence=peak.confidence if peak else 0.0,
-            hardware_s=clock.now() - began,
+            hardware_s=wall - probe.timer.waited_s,
             compute_s=probe.compute_s,
+            wall_s=wall,
+            light_dose_s=probe.curve.frames_taken * exposure,
             final_z_um=final_z,
             return_error=return_error,
         )
@@ -192,8 +226,14 @@ def run_autofocus(
     settled = False  # once the stage is back (or at the answer), a later exception must not move it
     try:
         emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
+        if settings.near_um is not None and abs(space.start_um - start_z) > PRIOR_MOVE_UM:
+            # Go to the expected focus first and let that long move ring out, so the first
+            # frames near it are not blurred by the stand's vibration.
+            probe.move(space.start_um)
+            clock.sleep(max(settings.settle_s, PRIOR_RING_OUT_S))
         peak, reason = run_strategy(settings.strategy, probe, space)
         if peak is None:
+            probe.timer.resume()
             with signals_deferred() as pending:
                 back = return_to(microscope, start_z, emit)
             settled = True

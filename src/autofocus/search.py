@@ -41,6 +41,8 @@ from autofocus.curve import Expect, FocusCurve, Peak, Sample
 from autofocus.errors import FocusNotFound, InputError, LimitError
 from autofocus.result import FocusResult
 from autofocus.space import (
+    ON_MISS,
+    OnMiss,
     Probe,
     SearchSpace,
     StopWhen,
@@ -53,12 +55,15 @@ from autofocus.strategies.brent import brent
 from autofocus.strategies.coarse_to_fine import coarse_to_fine
 from autofocus.strategies.continuous import continuous
 from autofocus.strategies.passes import fit_fine, next_window
+from autofocus.strategies.refocus import refocus
 from autofocus.strategies.sweep import sweep
 
 __all__ = [
     "DEFAULT_STRATEGY",
+    "ON_MISS",
     "STRATEGIES",
     "CallableProbe",
+    "OnMiss",
     "Probe",
     "SearchSpace",
     "StopWhen",
@@ -77,6 +82,7 @@ STRATEGIES: dict[str, Strategy] = {
     "coarse-to-fine": coarse_to_fine,
     "continuous": continuous,
     "brent": brent,
+    "refocus": refocus,
     "sweep": sweep,
 }
 DEFAULT_STRATEGY = "coarse-to-fine"
@@ -175,6 +181,6 @@ def find_focus(
     elapsed = time.perf_counter() - began
     if peak is None:
         return FocusResult("not_found", None, None, probe.curve, strategy, reason=reason,
-                           compute_s=elapsed)
+                           compute_s=elapsed, wall_s=elapsed)
     return FocusResult("focused", peak.z_um, peak.score, probe.curve, strategy,
-                       confidence=peak.confidence, compute_s=elapsed)
+                       confidence=peak.confidence, compute_s=elapsed, wall_s=elapsed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from autofocus.curve import Expect, FocusCurve, Peak, Sample
 from autofocus.errors import InputError
@@ -19,19 +19,29 @@ from autofocus.errors import InputError
 # Positions closer than this are the same position: it absorbs float rounding in step arithmetic.
 POSITION_TOLERANCE_UM = 1e-6
 
+OnMiss = Literal["widen", "search", "fail"]
+ON_MISS: tuple[OnMiss, ...] = ("widen", "search", "fail")
+
 
 @dataclass(frozen=True)
 class SearchSpace:
     """Where a strategy may look. ``lo_um``..``hi_um`` is already the intersection of the user's
     range and the device's limits; ``step_um`` is the user's step; ``start_um`` is where the stage
     was when the search began (local strategies start there). ``expect`` says what focus looks
-    like on the curve (a peak, a dip between two humps for transparent specimens, or either)."""
+    like on the curve (a peak, a dip between two humps for transparent specimens, or either).
+
+    ``dof_um`` is the objective's depth of field when known (the width local strategies expect
+    the focus curve to have; None: they measure it from the user's step), and ``on_miss`` what
+    a local strategy does when focus is not within its window: ``widen`` its window, hand over
+    to the default ``search`` over the whole range, or ``fail`` (focus not found)."""
 
     lo_um: float
     hi_um: float
     step_um: float
     start_um: float
     expect: Expect = "peak"
+    dof_um: float | None = None
+    on_miss: OnMiss = "widen"
 
     def __post_init__(self) -> None:
         values = (self.lo_um, self.hi_um, self.step_um, self.start_um)
@@ -43,6 +53,10 @@ class SearchSpace:
             raise InputError("step must be positive")
         if self.expect not in ("peak", "dip", "auto"):
             raise InputError(f"expect must be peak, dip or auto, got {self.expect!r}")
+        if self.dof_um is not None and not (math.isfinite(self.dof_um) and self.dof_um > 0):
+            raise InputError("the depth of field must be a positive number")
+        if self.on_miss not in ON_MISS:
+            raise InputError(f"on_miss must be one of {', '.join(ON_MISS)}, got {self.on_miss!r}")
 
     @property
     def width_um(self) -> float:

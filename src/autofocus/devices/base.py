@@ -106,6 +106,9 @@ class Microscope:
     clock: Clock = field(default_factory=SystemClock)
     closers: list[Callable[[], None]] = field(default_factory=list)
     description: str = ""
+    depth_of_field_um: float | None = None
+    """The objective's depth of field when the set-up knows it (local searches size their
+    frames by it); None when unknown."""
     xy_stage: XYStage | None = None
     """The specimen stage, when there is one (focus maps need it; one focus does not)."""
 

@@ -432,7 +432,7 @@ class SimulatedMicroscope:
 
     def devices(self) -> Microscope:
         return Microscope(self.stage, self.camera, self.clock, description=self.describe(),
-                          xy_stage=self.xy_stage)
+                          depth_of_field_um=self.depth_of_field_um(), xy_stage=self.xy_stage)
 
     def describe(self) -> str:
         cfg = self.config

@@ -1,0 +1,394 @@
+"""``refocus``: focus again near a focus already known, in as few frames as the optics allow.
+
+Most autofocus calls of an experiment refocus: the next position, tile or time point, close to a
+focus found before. What is known is the prior (``space.start_um``: where the stage is, or the
+caller's ``near_um``) and how wide the focus curve is (``space.dof_um``, the objective's depth
+of field; without it the user's step stands in for it). Near focus the fine score of a specimen
+is a Gaussian in z above a baseline: measured on the simulator, the band-pass score falls to
+half height about half a depth of field either side of focus (``SIGMA_PER_DOF``). So:
+
+1. three frames at rest: the prior and ``PROBE_DOF`` either side of it;
+2. a Gaussian (a weighted parabola on log scores) through the frames inside the peak gives a
+   vertex; the next frame goes there (at most ``MAX_JUMP_DOF`` from the frames: a model is
+   trusted only near its data), and this repeats until a frame taken at the fitted vertex is
+   the best frame and the refit moves by less than ``CONVERGED_DOF``: that last frame is the
+   confirmation (a Gaussian's top scores higher than any point of its flanks);
+3. the answer is the refit's vertex (the stage is already there, to a small fraction of the
+   depth of field).
+
+Transparent specimens (``expect`` dip, or auto when the first frames show one) are darkest in
+contrast at focus, between two humps about 1.5 depths of field out: the same loop runs on the
+negated log score, with an equal-slope (V) fit, since the dip is a cusp, not a parabola.
+
+Honest exits. A fit whose width is far from the expected one (a transparent specimen's hump, a
+side lobe), a curve with no contrast (an empty field, or focus far away), a vertex beyond
+``LOCAL_WINDOW_DOF`` of the prior, or no convergence within ``MAX_LOCAL_FRAMES`` frames mean
+focus is not within the window. Then ``space.on_miss`` decides: ``widen`` runs the default
+search over the prior +- ``WIDEN_DOF`` depths of field, ``search`` runs it over the whole
+range, ``fail`` says "not found". The answer is never a guess from frames that do not show a
+focus.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import optimize
+
+from autofocus.curve import FocusCurve, Peak, Sample
+from autofocus.errors import FocusNotFound
+from autofocus.space import Probe, SearchSpace, StopWhen
+from autofocus.strategies.coarse_to_fine import coarse_to_fine
+from autofocus.strategies.passes import coarse_of
+
+# The fine (band-pass) score's Gaussian sigma per depth of field (half height at about +-0.55
+# DOF on every simulated specimen and objective: fluorescent cells, beads, stained tissue).
+SIGMA_PER_DOF = 0.47
+# The first frames: the prior and this many depths of field either side (about one sigma:
+# high enough on the peak to stand above a dim specimen's baseline, far enough apart to fit).
+PROBE_DOF = 0.5
+# The next frame goes to the fitted vertex, but at most this far beyond the frames taken.
+MAX_JUMP_DOF = 1.0
+# Converged: the refit's vertex lies this close to the frame taken at the previous vertex.
+CONVERGED_DOF = 0.3
+# A fitted sigma outside these multiples of the expected one is not this specimen's focus peak.
+WIDTH_RANGE = (0.5, 1.8)
+# The Gaussian fit: log scores with this noise, a log-normal prior on the width (in natural
+# log units), a baseline pulled towards 0 with this strength (fraction of the lowest frame).
+SCORE_NOISE_LN = 0.05
+WIDTH_PRIOR_LN = 0.35
+BASELINE_PRIOR = 1.0
+# Frames that miss the fitted Gaussian by more than this (rms, natural log) are not its peak.
+MAX_RMS_LN = 0.12
+# A top is bracketed by frames at least this far either side of it that score clearly lower.
+BRACKET_DOF = 0.3
+# A frame within this fraction of the best score is as good as the best (noise at the top).
+TOP_TOLERANCE = 0.04
+# The best frame must rise this many times above the lowest one: else the curve shows no focus.
+MIN_CONTRAST = 1.25
+# Focus further than this from the prior is not "near": the window for the local loop.
+LOCAL_WINDOW_DOF = 3.0
+MAX_LOCAL_FRAMES = 8
+# on_miss="widen": the default search over the prior +- this many depths of field.
+WIDEN_DOF = 15.0
+# ... with the user's step, or this fraction of the depth of field when that is finer (the
+# default search's coarse pass spans several steps; a transparent specimen's humps lie only
+# about 1.5 depths of field either side of focus).
+WIDEN_STEP_DOF = 0.5
+# The coarse score may exceed its value at the fine peak by this fraction elsewhere (noise).
+COARSE_MARGIN = 0.03
+# A transparent specimen's dip: the flanks rise this many times above the lowest frame.
+DIP_CONTRAST = 1.3
+
+
+class OutsideWindow(FocusNotFound):
+    """The frames near the prior do not show a focus within the local window."""
+
+
+def refocus(probe: Probe, space: SearchSpace) -> Peak:
+    """Refocus near ``space.start_um``; on a miss, widen, search or fail (``space.on_miss``)."""
+    dof = space.dof_um if space.dof_um is not None else space.step_um
+    try:
+        return local_focus(probe, space, dof)
+    except OutsideWindow as miss:
+        if space.on_miss == "fail":
+            raise
+        if space.on_miss == "search":
+            return coarse_to_fine(FreshView(probe), space)
+        return widened(FreshView(probe), space, dof, miss.reason)
+
+
+class FreshView:
+    """The probe, with a curve of the frames taken from now on: the search refocus hands over
+    to reads its own frames, not the local ones (crowded near the prior, they misled it)."""
+
+    def __init__(self, probe: Probe) -> None:
+        self._probe = probe
+        self._curve = FocusCurve()
+
+    @property
+    def curve(self) -> FocusCurve:
+        return self._curve
+
+    def sample(self, z_um: float) -> float:
+        value = self._probe.sample(z_um)
+        self._curve.samples.append(self._probe.curve.samples[-1])
+        return value
+
+    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
+              stop_when: StopWhen | None = None) -> list[Sample]:
+        samples = self._probe.sweep(start_um, end_um, spacing_um, stop_when=stop_when)
+        self._curve.samples.extend(samples)
+        return samples
+
+
+def widened(probe: Probe, space: SearchSpace, dof: float, why: str) -> Peak:
+    """The default search over the prior +- ``WIDEN_DOF`` depths of field (inside the range)."""
+    half = WIDEN_DOF * dof
+    lo, hi = space.clamp(space.start_um - half), space.clamp(space.start_um + half)
+    window = replace(space, lo_um=lo, hi_um=hi, step_um=min(space.step_um, WIDEN_STEP_DOF * dof))
+    try:
+        peak = coarse_to_fine(probe, window)
+    except FocusNotFound as exc:
+        raise FocusNotFound(f"{why}; widened to {lo:.2f}..{hi:.2f} um: {exc.reason}") from None
+    margin = window.step_um
+    for end, edge, inner in (("lower", lo, lo > space.lo_um), ("upper", hi, hi < space.hi_um)):
+        if inner and abs(peak.z_um - edge) <= margin:
+            # A top at an end of the widened window may be the rise towards a focus beyond it.
+            raise FocusNotFound(f"{why}; widened to {lo:.2f}..{hi:.2f} um, the score is highest "
+                                f"at its {end} end: focus may lie beyond it (on_miss='search' "
+                                "searches the whole range)")
+    return peak
+
+
+def local_focus(probe: Probe, space: SearchSpace, dof: float) -> Peak:
+    """Steps 1-3 of the module's description; raises OutsideWindow on a miss."""
+    prior = space.start_um
+    lo = space.clamp(prior - LOCAL_WINDOW_DOF * dof)
+    hi = space.clamp(prior + LOCAL_WINDOW_DOF * dof)
+    first = len(probe.curve)
+    h = PROBE_DOF * dof
+
+    def own() -> list[Sample]:
+        return sorted((s for s in probe.curve.samples[first:] if not s.moving),
+                      key=lambda s: s.z_um)
+
+    def take(z: float) -> Sample:
+        z = min(max(z, lo), hi)
+        for s in probe.curve.samples[first:]:
+            if abs(s.z_um - z) <= 0.02 * dof:
+                return s  # a frame is there already: do not pay for it twice
+        probe.sample(z)
+        return probe.curve.samples[-1]
+
+    low, high = take(prior - h), take(prior + h)
+    # Two frames and the expected width already place a Gaussian's top: the log ratio of two
+    # points 2h apart on it is 2h (z0 - prior) / sigma^2. The next frame goes there.
+    guess = gaussian_fit(np.array([low.z_um, high.z_um]), np.array([low.score, high.score]),
+                         dof).z_um if low.score > 0 and high.score > 0 else prior
+    reach = h + MAX_JUMP_DOF * dof
+    take(min(max(guess, prior - reach), prior + reach))
+    dip = space.expect == "dip"
+    may_be_dip = space.expect == "auto"
+    while True:
+        frames = own()
+        if may_be_dip and not dip and looks_like_dip(frames):
+            dip = True
+        check_contrast(frames)
+        try:
+            vertex = fit_vertex(frames, dof, dip)
+            best = extreme(frames, dip)
+            if vertex is not None and bracketed(frames, vertex, best, dof, dip):
+                near = min(frames, key=lambda f: abs(f.z_um - vertex))
+                if abs(vertex - near.z_um) <= CONVERGED_DOF * dof and as_good(near, best, dip):
+                    # ``near`` is the confirmation: a frame at the fitted top, as good as any.
+                    check_shape(frames, near, dip)
+                    method = "refocus-" + ("v-fit" if dip else "gaussian-fit")
+                    return Peak(vertex, best.score, confidence(frames), method)
+        except OutsideWindow:
+            if not may_be_dip or dip:
+                raise
+            # In auto mode a hump that is not a focus peak may be a transparent specimen's:
+            # its focus is the dip beside it, so the same frames are read as a dip from here.
+            dip = True
+            continue
+        if len(probe.curve) - first >= MAX_LOCAL_FRAMES:
+            raise OutsideWindow(f"no focus converged within {MAX_LOCAL_FRAMES} frames of the "
+                                f"prior {prior:.2f} um")
+        nxt = next_position(frames, best, vertex, dof, dip)
+        if not lo - 1e-9 <= nxt <= hi + 1e-9:
+            end = "upper" if nxt > hi else "lower"
+            raise OutsideWindow(f"focus lies beyond the {end} end of the refocus window "
+                                f"{lo:.2f}..{hi:.2f} um (prior {prior:.2f} um)")
+        before = len(probe.curve)
+        take(nxt)
+        if len(probe.curve) == before:
+            raise OutsideWindow("the focus model does not settle near the prior")
+
+
+def next_position(frames: list[Sample], best: Sample, vertex: float | None, dof: float,
+                  dip: bool) -> float:
+    """Where the next frame goes: to the model's vertex (at most ``MAX_JUMP_DOF`` beyond the
+    frames) when no frame is there yet; else beside it, on a side where no frame shows the
+    curve falling (a top seen from one side only is not yet a peak). Without a vertex (a dip
+    whose lowest frame is at an end) a step past that end; when the fine score is no help the
+    coarse one, which falls towards a transparent specimen's focus, picks the side."""
+    if vertex is not None:
+        if min(abs(f.z_um - vertex) for f in frames) > CONVERGED_DOF * dof:
+            return min(max(vertex, frames[0].z_um - MAX_JUMP_DOF * dof),
+                       frames[-1].z_um + MAX_JUMP_DOF * dof)
+        if not fallen(frames, vertex, best, dof, dip, -1.0):
+            return vertex - PROBE_DOF * dof
+        return vertex + PROBE_DOF * dof
+    at_end = best is frames[0] or best is frames[-1]
+    side = -1.0 if best is frames[0] else 1.0
+    if dip and not at_end:
+        side = -1.0 if coarse_of(frames[0]) < coarse_of(frames[-1]) else 1.0
+        best = frames[0] if side < 0 else frames[-1]
+    return best.z_um + side * 2 * PROBE_DOF * dof
+
+
+def fallen(frames: list[Sample], vertex: float, best: Sample, dof: float, dip: bool,
+           side: float) -> bool:
+    """Whether a frame on ``side`` of the vertex, at least ``BRACKET_DOF`` from it, scores
+    clearly below the top (for a dip: clearly above the bottom)."""
+    return any((f.z_um - vertex) * side >= BRACKET_DOF * dof and not as_good(f, best, dip)
+               for f in frames)
+
+
+def bracketed(frames: list[Sample], vertex: float, best: Sample, dof: float, dip: bool) -> bool:
+    return (fallen(frames, vertex, best, dof, dip, -1.0)
+            and fallen(frames, vertex, best, dof, dip, 1.0))
+
+
+def as_good(frame: Sample, best: Sample, dip: bool) -> bool:
+    """Whether ``frame`` scores as well as ``best`` within the noise at the top."""
+    if dip:
+        return frame.score <= best.score * (1 + TOP_TOLERANCE)
+    return frame.score >= best.score * (1 - TOP_TOLERANCE)
+
+
+def check_shape(frames: list[Sample], top: Sample, dip: bool) -> None:
+    """A dip must be one (far below both neighbours on both scores). A peak must be one on the
+    broad coarse score too: a frame clearly higher on it elsewhere means the fine peak is not
+    focus (a transparent specimen's hump: its coarse contrast keeps rising away from focus,
+    through the hump)."""
+    if dip:
+        if not looks_like_dip(frames):
+            raise OutsideWindow("the frames near the prior show no transparent specimen's dip")
+        return
+    others = [coarse_of(s) for s in frames if abs(s.z_um - top.z_um) > 0]
+    if others and max(others) > coarse_of(top) * (1 + COARSE_MARGIN):
+        raise OutsideWindow("the coarse score rises away from the fine peak near the prior: "
+                            "not a focus (a transparent specimen's hump?)")
+
+
+def extreme(frames: list[Sample], dip: bool) -> Sample:
+    """The best frame: the highest score, or for a dip the lowest."""
+    return min(frames, key=lambda s: s.score) if dip else max(frames, key=lambda s: s.score)
+
+
+def looks_like_dip(frames: list[Sample]) -> bool:
+    """A frame far below both its neighbours, on both scores (a transparent specimen near
+    focus; a peak specimen's frames are never lower between two higher ones)."""
+    if len(frames) < 3:
+        return False
+    i = min(range(len(frames)), key=lambda k: frames[k].score)
+    if i in (0, len(frames) - 1):
+        return False
+    low, mid, high = frames[i - 1: i + 2]
+    fine = min(low.score, high.score) > DIP_CONTRAST * mid.score
+    coarse = min(coarse_of(low), coarse_of(high)) > coarse_of(mid)
+    return fine and coarse
+
+
+def check_contrast(frames: list[Sample]) -> None:
+    scores = [s.score for s in frames]
+    top, bottom = max(scores), min(scores)
+    if not bottom > 0 or top / bottom < MIN_CONTRAST:
+        raise OutsideWindow("the frames near the prior show no focus (too little contrast): "
+                            "focus is farther than expected, or the field is empty")
+
+
+def fit_vertex(frames: list[Sample], dof: float, dip: bool) -> float | None:
+    """Where the model puts focus; None when a dip's frames show no minimum yet (the best
+    frame at an end). Raises OutsideWindow when the shape is not this objective's focus."""
+    z = np.array([s.z_um for s in frames])
+    y = np.array([s.score for s in frames])
+    if dip:
+        best = int(np.argmin(y))
+        if best in (0, len(frames) - 1):
+            return None
+        return v_vertex(z[best - 1: best + 2], -np.log(y[best - 1: best + 2]))
+    fit = gaussian_fit(z, y, dof)
+    low, high = WIDTH_RANGE
+    if len(frames) >= 3 and (not low <= fit.sigma_dof / SIGMA_PER_DOF <= high
+                             or fit.rms_ln > MAX_RMS_LN):
+        raise OutsideWindow(
+            f"the frames near the prior do not show this objective's focus peak (a Gaussian "
+            f"{fit.sigma_dof / SIGMA_PER_DOF:.1f} times as wide as expected, log residual "
+            f"{fit.rms_ln:.2f}): a side lobe, a transparent specimen's hump, or focus farther away")
+    return fit.z_um
+
+
+@dataclass(frozen=True)
+class GaussianFit:
+    z_um: float
+    sigma_dof: float
+    rms_ln: float
+
+
+def gaussian_fit(z: np.ndarray, y: np.ndarray, dof: float) -> GaussianFit:
+    """A Gaussian above a baseline, fitted to the log scores with the expected width as a prior.
+
+    Four unknowns (top, height, width, baseline) from as few as two frames: the width is pulled
+    towards ``SIGMA_PER_DOF`` (log-normal prior, ``WIDTH_PRIOR_LN``) and the baseline towards 0,
+    so two frames give the two-point estimate a known width implies, and more frames let the
+    data decide. The baseline (a dim specimen's floor: up to a third of the peak) would
+    otherwise widen the fitted peak and pull its top towards the frames below it."""
+    usable = np.isfinite(y) & (y > 0) & np.isfinite(z)
+    z, y = z[usable], y[usable]
+    if len(z) == 0:
+        raise OutsideWindow("no frame near the prior has a usable score")
+    best = int(np.argmax(y))
+    centre = float(z[best])
+    u = (z - centre) / dof
+    if len(z) < 2 or float(np.ptp(u)) <= 0:
+        return GaussianFit(centre, SIGMA_PER_DOF, 0.0)
+    ln_y = np.log(y) - math.log(float(y.max()))  # heights relative to the best frame
+    ln_floor = float(ln_y.min())
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        u0, ln_a, ln_s, b_frac = theta
+        with np.errstate(divide="ignore"):
+            ln_b = math.log(b_frac) + ln_floor if b_frac > 0 else -math.inf
+        ln_model = np.logaddexp(ln_b, ln_a - (u - u0) ** 2 / (2 * math.exp(2 * ln_s)))
+        fit = (ln_y - ln_model) / SCORE_NOISE_LN
+        prior = [(ln_s - math.log(SIGMA_PER_DOF)) / WIDTH_PRIOR_LN, b_frac / BASELINE_PRIOR]
+        return np.concatenate([fit, prior])
+
+    span = float(np.ptp(u)) + 2 * MAX_JUMP_DOF
+    lower = [float(u.min()) - span, -3.0, math.log(0.2), 0.0]
+    upper = [float(u.max()) + span, 8.0, math.log(3.0), 0.95]
+    best_fit = None
+    for b0 in (0.0, 0.6):
+        start = np.array([0.0, math.log(max(1.0 - b0 * math.exp(ln_floor), 1e-6)),
+                          math.log(SIGMA_PER_DOF), b0])
+        try:
+            # Tolerances far finer than the fit needs (1e-4 DOF) cost 10x the time.
+            result = optimize.least_squares(residuals, np.clip(start, lower, upper),
+                                            bounds=(lower, upper), xtol=1e-4, ftol=1e-4,
+                                            max_nfev=200)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if best_fit is None or result.cost < best_fit.cost:
+            best_fit = result
+    if best_fit is None:
+        raise OutsideWindow("the frames near the prior cannot be fitted")
+    u0, _, ln_s, _ = best_fit.x
+    rms = float(np.sqrt(np.mean((best_fit.fun[: len(u)] * SCORE_NOISE_LN) ** 2)))
+    return GaussianFit(centre + dof * float(u0), math.exp(ln_s), rms)
+
+
+def v_vertex(z: np.ndarray, y: np.ndarray) -> float:
+    """The apex of two lines of equal and opposite slope through three points, the middle one
+    highest (a cusp's top: the log contrast of a transparent specimen near its dip). The apex
+    lies towards the higher neighbour, within half the spacing on that side."""
+    left, mid, right = (float(v) for v in y)
+    h_left, h_right = float(z[1] - z[0]), float(z[2] - z[1])
+    if right >= left:  # apex at z1 + d, d >= 0; the left line gives the slope
+        slope = (mid - left) / h_left
+        d = (h_right + (right - mid) / slope) / 2 if slope > 0 else 0.0
+        return float(z[1]) + min(max(d, 0.0), h_right / 2)
+    slope = (mid - right) / h_right
+    d = (h_left + (left - mid) / slope) / 2 if slope > 0 else 0.0
+    return float(z[1]) - min(max(d, 0.0), h_left / 2)
+
+
+def confidence(frames: list[Sample]) -> float:
+    """How clearly the frames show the peak: its contrast over the lowest frame (a bright
+    specimen's peak stands 10-100 times above its flanks at 2 DOF, a dim one's 2-3 times)."""
+    scores = [s.score for s in frames]
+    return float(min(1.0, max(0.0, max(scores) / min(scores) - 1.0)))
