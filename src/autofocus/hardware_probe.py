@@ -61,10 +61,15 @@ def frame_problem(frame: Frame, previous: Frame | None) -> str:
         return "a frame with non-finite pixels"
     if frame.size < MIN_IMAGE_PIXELS:
         return ""
-    lo, hi = frame.min(), frame.max()
-    if lo == hi:
-        return "a black frame" if lo == 0 else f"a saturated or uniform frame (every pixel {hi})"
-    if previous is not None and previous.shape == frame.shape and np.array_equal(previous, frame):
+    # A sparse look first (every 8th pixel each way): a real frame differs there already, so
+    # the full comparisons below run only for the rare suspect (the check costs next to nothing).
+    sparse = frame[::8, ::8]
+    if sparse.min() == sparse.max():
+        lo, hi = frame.min(), frame.max()
+        if lo == hi:
+            return "a black frame" if lo == 0 else f"a saturated or uniform frame (every pixel {hi})"
+    if (previous is not None and previous.shape == frame.shape
+            and np.array_equal(previous[::8, ::8], sparse) and np.array_equal(previous, frame)):
         return "a frozen frame (identical to the previous one)"
     return ""
 
@@ -105,6 +110,7 @@ class HardwareProbe:
         self._last: tuple[float, Frame] | None = None
         self._unusable_in_a_row = 0
         self._commanded: float | None = None
+        self._grab_s = 0.0
         self._pipeline = pipeline
         self.timer = ComputeTime(microscope.clock, wait_on_virtual=compute_waits)
 
@@ -136,10 +142,14 @@ class HardwareProbe:
         return self._at_rest(self._space.clamp(z_um))
 
     def _at_rest(self, z: float) -> float:
-        """A usable frame at ``z`` (the stage there and settled), asking again after bad ones."""
+        """A usable frame at ``z`` (the stage there and settled), asking again after bad ones.
+        Sets ``_grab_s``: how long the camera took for the usable frame (its frame period)."""
+        clock = self._scope.clock
         while True:
             self.check_where(self._commanded)
+            before = clock.now()
             frame = self._grab()
+            self._grab_s = clock.now() - before
             self.check_where(self._commanded)  # the frame shows z only if nobody moved it meanwhile
             value = self._record(z, frame, moving=False)
             if value is not None:
@@ -157,9 +167,8 @@ class HardwareProbe:
             # A frame at rest, and the camera's frame period to set the speed from (once: later
             # passes start moving at once, the frame period does not change during a search).
             self.move(start_um)
-            before = clock.now()
             self._at_rest(self._space.clamp(start_um))
-            self._frame_period_s = max(clock.now() - before, 1e-3)
+            self._frame_period_s = max(self._grab_s, 1e-3)  # the grab alone, not its scoring
             self.timer.resume()
             stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
             # The next frame would show the start again (the stage is only accelerating):
@@ -231,8 +240,8 @@ class HardwareProbe:
 
     def _scores(self, frame: Frame) -> Scores:
         """Both scores of a usable frame; NaN for one that carries no image (never scored)."""
-        if frame_problem(frame, None):  # the frozen check needs the order of frames: in _add
-            return math.nan, math.nan
+        if np.issubdtype(frame.dtype, np.floating) and not bool(np.isfinite(frame).all()):
+            return math.nan, math.nan  # not scored: _add names it unusable
         value = float(self._score_frame(frame))
         coarse = float(self._coarse_frame(frame)) if self._coarse_frame is not None else None
         return value, coarse
