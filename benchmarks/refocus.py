@@ -139,7 +139,7 @@ def run_case(job: tuple[str, Case]) -> Outcome:
                        run.hardware_s + timed.spent_s, timed.spent_s, run.frames * exposure,
                        run.reason)
     settings = AutofocusSettings(prior - HALF_RANGE_UM, prior + HALF_RANGE_UM, STEP_UM,
-                                 strategy=method)
+                                 strategy=method, compute_waits=True)
     result = run_autofocus(sim.devices(), settings)
     error = None if result.best_z_um is None else (result.best_z_um - case.true_focus_um) / dof
     return Outcome(method, case, error, result.confidence, result.frames, result.hardware_s,

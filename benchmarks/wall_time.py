@@ -43,7 +43,7 @@ def main() -> None:
             sim = SimulatedMicroscope(SimConfig(specimen=SPECIMENS[i % len(SPECIMENS)], seed=i,
                                                 true_focus_um=focus))
             settings = AutofocusSettings(9_500, 10_500, 10, strategy=args.strategy,
-                                         pipeline=pipeline)
+                                         pipeline=pipeline, compute_waits=True)
             r = run_autofocus(sim.devices(), settings)
             err = abs(r.best_z_um - focus) if r.best_z_um is not None else np.inf
             rows.append((r.frames, r.hardware_s, r.wall_s, r.compute_s, err))

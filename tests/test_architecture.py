@@ -20,7 +20,7 @@ MAX_LINES = 450
 
 # Lowest first. Patterns are module names relative to ``autofocus`` ("" is the package itself).
 FLOORS: list[tuple[str, tuple[str, ...]]] = [
-    ("ground", ("frames", "events", "clock", "errors", "units")),
+    ("ground", ("frames", "events", "clock", "errors", "units", "interrupt")),
     # readers: recorded files read as planes, shared by the replay backend and the workflows.
     ("devices", ("devices.*", "readers", "sim", "sim.*")),
     # surface: fits z(x, y) through points; fieldtilt: per-region curves of one sweep.
@@ -30,7 +30,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
                   "fieldtilt")),
     ("search", ("search", "strategies", "strategies.*", "space")),
     # xy: the one owner of safe XY moves (region, travel, focus drive at the clearance).
-    ("runner", ("runner", "pipeline", "connect", "xy")),
+    ("runner", ("runner", "hardware_probe", "pipeline", "connect", "xy")),
     ("workflows", ("focusmap", "tiles", "track", "stack", "batch")),
     ("faces", ("", "cli", "cli_*", "gui", "gui.*", "micromanager", "report", "focusmap_plot")),
 ]

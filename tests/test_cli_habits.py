@@ -72,7 +72,7 @@ def test_json_on_bad_input_says_nothing_moved(capsys: pytest.CaptureFixture[str]
     code, out, _ = run(capsys, "10.1", "9.9", "0.005", "sim", "--json")
     assert code == 2
     assert json.loads(out) == {"status": "error", "reason": json.loads(out)["reason"],
-                               "stage": "nothing moved", "exit_code": 2}
+                               "stage": "nothing moved", "exit_code": 2, "final_position_mm": None}
 
 
 @pytest.mark.parametrize("camera", ["opencv:0", "opencv:/dev/video0", "genicam:/no/such.cti", "spinnaker"])

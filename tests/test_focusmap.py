@@ -47,7 +47,8 @@ def test_a_map_finds_the_slide_and_sets_apart_the_empty_and_the_dusty_points() -
     by_index = {p.index: p for p in focus_map.points}
     assert by_index[4].status == "not_found"
     assert by_index[2].status == "set_apart"
-    assert by_index[2].residual_um == pytest.approx(12.0, abs=dof / 2)
+    # The search there answers at (or near) the dust 12 um up: far off the surface, so set apart.
+    assert by_index[2].residual_um is not None and by_index[2].residual_um > 2 * dof
     assert [p.index for p in focus_map.set_apart] == [2, 4]
     assert focus_map.fit is not None and focus_map.fit.surface.model == "plane"
     for x, y in [(12_500, 11_000), (17_000, 15_500), (15_000, 13_000)]:

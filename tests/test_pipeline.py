@@ -50,7 +50,7 @@ def run(monkeypatch: pytest.MonkeyPatch, strategy: str, sleep_s: float, *,
     monkeypatch.setitem(STRATEGIES, "one-pass", one_pass)
     sim = small_sim(specimen="stained-tissue", start_um=FOCUS - 1.0)
     settings = AutofocusSettings(FOCUS - 60, FOCUS + 60, 4.0, strategy=strategy, metric="slow",
-                                 pipeline=pipeline)
+                                 pipeline=pipeline, compute_waits=True)
     return run_autofocus(sim.devices(), settings), measure
 
 

@@ -113,18 +113,6 @@ def test_timeout_stops_the_search_and_returns_the_stage() -> None:
     assert sim.stage.position_um() == start
 
 
-@pytest.mark.parametrize("fault", ["black-frame", "saturated-frame"])
-def test_blank_frames_mean_focus_not_found_and_the_stage_goes_back(fault: str) -> None:
-    sim = small_sim(faults=FaultPlan(fault, after=0))
-    start = sim.stage.position_um()
-    result = run_autofocus(sim.devices(), sweep_settings())
-    assert result.status == "not_found"
-    assert result.best_z_um is None
-    assert "flat" in result.reason
-    assert sim.stage.position_um() == start
-    assert result.final_z_um == start
-
-
 @pytest.mark.parametrize(
     ("fault", "error"),
     [("stage-stall", StageError), ("stage-limit", StageError), ("camera-timeout", CameraError),

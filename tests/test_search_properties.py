@@ -95,8 +95,9 @@ def commanded_positions(problem: tuple[SearchSpace, float, float, float, int], s
                                      compute_waits=False)
     # With a coarse score the pass-based route streams; with one score the step-grid route runs.
     score = lambda frame: float(frame[0, 0])  # noqa: E731
-    probe = HardwareProbe(scope, space, score, run_settings, lambda event: None, None,
-                          score if streamed else None)
+    probe = HardwareProbe(scope, space, score, run_settings.settle_s, lambda event: None, None,
+                          score if streamed else None, budget=run_settings.budget,
+                          pipeline=run_settings.pipeline, compute_waits=False)
     run_strategy(strategy, probe, space)  # a LimitError from the probe would fail the test
     return space, stage.commanded, probe
 

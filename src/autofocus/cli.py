@@ -10,26 +10,33 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
+import logging
 import sys
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from autofocus import cli_map, cli_recorded
+from autofocus.cli_checks import check_focus_words, check_output_folder, check_plot_path, check_tcp_port
+from autofocus.cli_io import json_error, protect_negative_numbers, silence_stdout
 from autofocus.cli_progress import progress_view
 from autofocus.connect import Connection, ConnectOptions, check_port, check_sim_camera, open_microscope
 from autofocus.errors import (
     EXIT_BAD_INPUT,
     EXIT_FOCUSED,
     EXIT_HARDWARE,
+    EXIT_INTERRUPTED,
     EXIT_NOT_FOUND,
     AutofocusError,
     InputError,
+    OutputError,
 )
+from autofocus.events import EventHandler, ProgressEvent
+from autofocus.hardware_probe import DEFAULT_MAX_FRAMES, DEFAULT_TIMEOUT_S
+from autofocus.interrupt import Interrupted, annotate, signals_raise, stage_state_of
 from autofocus.metrics import METRICS, Roi
 from autofocus.modes import MODES, tutorial_metric_if_blur
 from autofocus.report import StepImageWriter, plot_curve
@@ -70,6 +77,16 @@ def parse_roi(text: str | None) -> Roi | None:
     return (x, y, w, h)
 
 
+def guarded(view: EventHandler) -> EventHandler:
+    """Progress lines go to stdout: a closed pipe or a full disk there is an output failure."""
+
+    def show(event: ProgressEvent) -> None:
+        with to_stdout():
+            view(event)
+
+    return show
+
+
 def run_focus(
     port: str,
     settings: AutofocusSettings,
@@ -85,23 +102,69 @@ def run_focus(
     settings.validate()
     check_port(port)
     check_sim_camera(port, options.camera, settings.strategy)
+    if show_images is not None:
+        check_output_folder(show_images, "--images-dir")
+    if plot is not None:
+        check_plot_path(plot)
     with ExitStack() as stack:
-        connection: Connection = open_microscope(port, options)
+        try:
+            connection: Connection = open_microscope(port, options)
+        except Interrupted as exc:
+            if not stage_state_of(exc):
+                annotate(exc, "the stage was not moved")
+            raise
         stack.callback(connection.microscope.close)
         writer = StepImageWriter(show_images, settings.blur) if show_images else None
         expected = max(1, round((settings.end_um - settings.start_um) / settings.step_um) + 1)
         view = stack.enter_context(progress_view("focusing", show_bar=show_bar and not as_json,
                                                  expected_frames=expected, unit="frames",
                                                  verbose=verbose and not as_json))
-        result = run_autofocus(connection.microscope, settings, on_event=view, on_frame=writer)
-        stack.close()  # end the progress bar before printing
-        if writer is not None:
-            writer.write_animation()
-        true_focus = connection.simulator.true_focus_um if connection.simulator else None
-        if plot is not None:
-            plot_curve(result, plot, true_focus)
-        report(result, connection, as_json)
+        result = run_autofocus(connection.microscope, settings, on_event=guarded(view), on_frame=writer)
+        try:
+            stack.close()  # end the progress bar before printing
+            if writer is not None:
+                best_effort(writer.write_animation, "the animation")
+            true_focus = connection.simulator.true_focus_um if connection.simulator else None
+            if plot is not None:
+                best_effort(lambda: plot_curve(result, plot, true_focus), f"the plot {plot}")
+            with to_stdout():
+                report(result, connection, as_json)
+        except (Interrupted, AutofocusError) as exc:
+            annotate(exc, where_result_left(result), result.final_z_um)
+            raise
+    if result.return_error:
+        return EXIT_HARDWARE
     return EXIT_FOCUSED if result.focused else EXIT_NOT_FOUND
+
+
+@contextmanager
+def to_stdout() -> Iterator[None]:
+    """Printing to a closed pipe or a full disk is an output failure (exit 4), not a traceback."""
+    try:
+        yield
+        sys.stdout.flush()
+    except OSError as exc:
+        raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
+
+
+def best_effort(write: Callable[[], object], what: str) -> None:
+    """Extra output after the run (plot, animation): a failure to write it is said on one line
+    and does not turn the run's result into a failure."""
+    try:
+        write()
+    except (OSError, OutputError, ValueError) as exc:
+        print(f"autofocus: warning: could not write {what}: {exc}", file=sys.stderr)
+
+
+def where_result_left(result: FocusResult) -> str:
+    """Where a finished run left the stage, for a line after it."""
+    if result.final_z_um is None:
+        return "the stage's position is unknown (it does not answer)"
+    if result.focused:
+        return f"stage at the focus found ({result.final_z_um / 1000:.6f} mm)"
+    if result.return_error:
+        return f"the stage could not be returned to its start; it is at {result.final_z_um / 1000:.6f} mm"
+    return f"stage back at its start ({result.final_z_um / 1000:.6f} mm)"
 
 
 def report(result: FocusResult, connection: Connection, as_json: bool) -> None:
@@ -114,19 +177,25 @@ def report(result: FocusResult, connection: Connection, as_json: bool) -> None:
             data["sim_error_um"] = result.best_z_um - sim.true_focus_um
     if as_json:
         print(json.dumps(data))
-        return
-    if result.focused and result.best_z_um is not None:
+    elif result.focused and result.best_z_um is not None:
         print(f"focused at {result.best_z_um / 1000:.6f} mm (score {result.score:.6g}) "
               f"after {result.frames} frames, {result.hardware_s:.2f} s of hardware time")
+    elif result.return_error:
+        print(f"focus not found: {result.reason}")
     else:
-        print(f"focus not found: {result.reason}; stage back at its start "
-              f"({(result.final_z_um or 0) / 1000:.6f} mm)")
-    if sim is not None:
+        print(f"focus not found: {result.reason}; {where_result_left(result)}")
+    if sim is not None and not as_json:
         line = f"simulator: true focus {sim.true_focus_um / 1000:.6f} mm"
         if "sim_error_um" in data:
             line += (f", error {data['sim_error_um']:+.2f} um "
                      f"(depth of field {sim.depth_of_field_um():.1f} um)")
         print(line)
+    if result.return_error:
+        # A failed return is a hardware failure: the one line on stderr says where the stage is.
+        where = ("its position is unknown (the stage does not answer)" if result.final_z_um is None
+                 else f"it is at {result.final_z_um / 1000:.6f} mm")
+        print(f"autofocus: the stage could not be returned to its start ({result.return_error}); "
+              f"{where}", file=sys.stderr)
 
 
 def sim_config(focus_mm: float | None, specimen: str, objective: str, bits: int, seed: int,
@@ -170,7 +239,10 @@ def focus(
     roi: Annotated[str | None, typer.Option(help="region of interest X,Y,WIDTH,HEIGHT (pixels)")] = None,
     settle_ms: Annotated[float, typer.Option(help="wait after each move, ms")] = 0.0,
     backlash_um: Annotated[float, typer.Option(help="final approach from below by this much, um")] = 0.0,
-    timeout_s: Annotated[float | None, typer.Option(help="give up after this many seconds")] = None,
+    timeout_s: Annotated[float | None, typer.Option(
+        help=f"give up after this many seconds (default {DEFAULT_TIMEOUT_S:g})")] = None,
+    max_frames: Annotated[int, typer.Option(
+        help="frame budget: a range whose step grid needs more frames is refused")] = DEFAULT_MAX_FRAMES,
     near_mm: Annotated[float | None, typer.Option(
         help="refocus/brent: where focus is expected, mm (default: where the stage is)")] = None,
     dof_um: Annotated[float | None, typer.Option(
@@ -212,6 +284,7 @@ def focus(
         settle_s=settle_ms / 1000.0,
         backlash_um=backlash_um,
         timeout_s=timeout_s,
+        max_frames=max_frames,
         near_um=None if near_mm is None else mm_to_um(near_mm),
         dof_um=dof_um,
         on_miss=on_miss,  # type: ignore[arg-type]  # checked by settings.validate()
@@ -222,6 +295,7 @@ def focus(
         sim=sim_config(sim_focus_mm, sim_specimen, sim_objective, sim_bits, sim_seed, sim_fault,
                        sim_fault_after, sim_start_mm),
     )
+    check_focus_words(options, port, settings.roi, sim_seed)
     code = run_focus(port, settings, options, verbose=verbose, as_json=as_json, plot=plot,
                      show_images=images_dir if show_images else None, show_bar=sys.stderr.isatty())
     raise typer.Exit(code)
@@ -264,6 +338,7 @@ def serve_zaber(
     from autofocus.sim.zaber_protocol import ZaberFault
     from autofocus.sim.zaber_server import serve_forever
 
+    check_tcp_port(port)
     serve_forever("pty" if pty else "tcp", port, device, mm_to_um(start_mm), time_scale,
                   homed, ZaberFault(fault, fault_after) if fault else None, duration_s, verbose)
 
@@ -290,16 +365,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(run_cli(list(sys.argv[1:] if argv is None else argv)))
 
 
-NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-
-
-def protect_negative_numbers(args: list[str]) -> list[str]:
-    """Let ``autofocus -0.05 0.05 0.01 sim`` work without ``--``: the CLI library reads any word
-    that starts with ``-`` as an option, and no option of ours is named like a number. A leading
-    space keeps the word a value; Python's float() and int() ignore it."""
-    return [f" {a}" if NEGATIVE_NUMBER.match(a) else a for a in args]
-
-
 def subcommand_names() -> list[str]:
     """Every registered subcommand (so one added elsewhere, e.g. ``gui``, is listed too)."""
     return sorted(typer.main.get_command(commands_app).commands)  # type: ignore[attr-defined]
@@ -319,14 +384,10 @@ def full_help() -> str:
     return text + "\n".join(lines)
 
 
-def json_error(exc: AutofocusError) -> str:
-    """What ``--json`` prints when the run fails, so a script always gets one object."""
-    stage = exc.stage_state or ("nothing moved" if exc.exit_code == EXIT_BAD_INPUT else "")
-    return json.dumps({"status": "error", "reason": str(exc), "stage": stage, "exit_code": exc.exit_code})
-
-
 def run_cli(args: list[str]) -> int:
     """Parse and run; every failure becomes one line on stderr and its exit code."""
+    # Libraries' own warnings (tifffile on a damaged file) would sit beside our one line.
+    logging.getLogger("tifffile").setLevel(logging.ERROR)
     if not args:
         print(full_help(), file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -344,14 +405,23 @@ def run_cli(args: list[str]) -> int:
     app = commands_app if is_subcommand else focus_app
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=args if is_subcommand else protect_negative_numbers(args),
-                            prog_name="autofocus", standalone_mode=False)
+        with signals_raise():  # SIGTERM, like Ctrl-C, unwinds through the code that owns the stage
+            code = command.main(args=args if is_subcommand else protect_negative_numbers(args),
+                                prog_name="autofocus", standalone_mode=False)
     except typer.TyperException as exc:  # the CLI library's usage errors (bad number, missing argument)
         print(f"autofocus: error: {exc.format_message()}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (typer.Abort, KeyboardInterrupt):
-        print("autofocus: interrupted", file=sys.stderr)
-        return EXIT_HARDWARE
+    except Interrupted as exc:
+        print(f"autofocus: {exc.describe()}", file=sys.stderr)
+        return exc.exit_code
+    except OutputError as exc:
+        silence_stdout()
+        print(f"autofocus: {exc.describe()}", file=sys.stderr)
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt) as exc:
+        state = stage_state_of(exc)
+        print(f"autofocus: interrupted (SIGINT){'; ' + state if state else ''}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except AutofocusError as exc:
         if "--json" in args and not is_subcommand:
             print(json_error(exc))

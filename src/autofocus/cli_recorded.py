@@ -16,12 +16,12 @@ import typer
 from autofocus.batch import DEFAULT_SCHEDULER, LOCAL_SCHEDULERS, FlagRule, MetricSpec, collect_files
 from autofocus.batch import score_and_rank as run_batch
 from autofocus.cli_progress import progress_view
-from autofocus.errors import EXIT_FOCUSED, EXIT_NOT_FOUND, InputError
+from autofocus.errors import EXIT_FOCUSED, EXIT_NOT_FOUND, InputError, OutputError
 from autofocus.fieldtilt import parse_regions, stack_field_tilt
 from autofocus.metrics import METRICS
 from autofocus.modes import MODES, expect_for_mode, resolve_metric
 from autofocus.report import write_stack_outputs
-from autofocus.stack import StackResult, find_best_plane
+from autofocus.stack import StackResult, find_best_plane, output_stem
 
 __all__ = [
     "describe_stack",
@@ -69,21 +69,51 @@ def stack(
     name = resolve_metric(metric, mode, blur)  # bad names fail before any file is read
     grid = parse_regions(regions) if regions is not None else None
     code = EXIT_FOCUSED
-    for path in paths:
-        with progress_view(f"scoring {Path(path).name}", show_bar=sys.stderr.isatty()) as on_event:
-            result = find_best_plane(path, z_step_um=z_step_um, metric=metric, mode=mode, blur=blur,
-                                     on_event=on_event)
+    stems = unique_stems(paths)
+    for path, stem in zip(paths, stems, strict=True):
+        try:
+            with progress_view(f"scoring {Path(path).name}", show_bar=sys.stderr.isatty()) as on_event:
+                result = find_best_plane(path, z_step_um=z_step_um, metric=metric, mode=mode,
+                                         blur=blur, on_event=on_event)
+        except InputError as exc:
+            if len(paths) == 1:
+                raise
+            # One unreadable stack must not cost the others their answer: say so, go on.
+            print(f"autofocus: error: {exc}", file=sys.stderr)
+            code = EXIT_NOT_FOUND
+            continue
         if out is not None:
-            write_stack_outputs(result, out)
+            for existing in (out / f"{stem}_curve.png", out / f"{stem}_scores.csv"):
+                if existing.exists():
+                    print(f"autofocus: replacing {existing}", file=sys.stderr)
+            write_stack_outputs(result, out, stem)
         tilt = None if grid is None else stack_field_tilt(path, grid, z_step_um=z_step_um, metric=name,
                                                           dof_um=dof_um, expect=expect_for_mode(mode))
-        if as_json:
-            print(json.dumps(result.to_dict() | ({"field_tilt": tilt.to_dict()} if tilt else {})))
-        else:
-            print(describe_stack(result) + (f"\n{tilt.describe()}" if tilt else ""))
+        text = (json.dumps(result.to_dict() | ({"field_tilt": tilt.to_dict()} if tilt else {}))
+                if as_json else describe_stack(result) + (f"\n{tilt.describe()}" if tilt else ""))
+        try:
+            print(text, flush=True)
+        except OSError as exc:
+            raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
         if not result.focused:
             code = EXIT_NOT_FOUND
     raise typer.Exit(code)
+
+
+def unique_stems(paths: list[str]) -> list[str]:
+    """Output names, one per input: ``run1/stack.tif`` and ``run2/stack.tif`` must not write
+    the same files, so a repeated name takes its folder's name in front (then a number)."""
+    stems = [output_stem(path) for path in paths]
+    result: list[str] = []
+    for path, stem in zip(paths, stems, strict=True):
+        if stems.count(stem) > 1:
+            parent = output_stem(str(Path(path.rstrip("/\\")).parent.resolve()))
+            stem = f"{parent}_{stem}"
+        candidate, n = stem, 2
+        while candidate in result:
+            candidate, n = f"{stem}_{n}", n + 1
+        result.append(candidate)
+    return result
 
 
 def score(

@@ -9,13 +9,16 @@ __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_FOCUSED",
     "EXIT_HARDWARE",
+    "EXIT_INTERRUPTED",
     "EXIT_NOT_FOUND",
+    "EXIT_OUTPUT",
     "AutofocusError",
     "CameraError",
     "DeviceError",
     "FocusNotFound",
     "InputError",
     "LimitError",
+    "OutputError",
     "ReasonCode",
     "SearchTimeout",
     "StageError",
@@ -29,7 +32,14 @@ EXIT_NOT_FOUND = 1
 EXIT_BAD_INPUT = 2
 """Bad input: one line on stderr, nothing moved."""
 EXIT_HARDWARE = 3
-"""Hardware error (or interrupted): one line on stderr saying where the stage was left."""
+"""Hardware error, a failed return to the start, or a budget (time, frames) used up: one line on
+stderr saying where the stage was left."""
+EXIT_OUTPUT = 4
+"""Output could not be written (closed pipe, full disk): one line on stderr; the stage handled as
+on any other failure (returned, or left at the answer once focus was found)."""
+EXIT_INTERRUPTED = 130
+"""Interrupted by SIGINT (Ctrl-C); SIGTERM gives 143 (128 + the signal number). The stage is
+stopped and returned, and one line on stderr says where it is."""
 
 
 class AutofocusError(Exception):
@@ -37,6 +47,8 @@ class AutofocusError(Exception):
 
     exit_code = EXIT_HARDWARE
     stage_state = ""
+    stage_position_um: float | None = None
+    """Where the stage truly is after the failure, when it answered (set with ``stage_state``)."""
     """Where the failure left the stage, set by the runner (shown after the message)."""
 
     def describe(self) -> str:
@@ -86,6 +98,13 @@ ReasonCode = Literal["flat", "beyond_lower", "beyond_upper", "rivals", "two_laye
 - ``sparse``: too few points carry the peak to place it (a spike, or sampling too coarse);
 - ``unresolved``: the refinement never resolved a peak where the curve put focus;
 - ``no_data``: no usable scores (no frames, or scores that are not finite numbers)."""
+
+
+class OutputError(AutofocusError):
+    """Output could not be written (a closed pipe, a full disk, an unwritable file). The stage
+    is handled as on any other failure: returned, or left at the answer once focus was found."""
+
+    exit_code = EXIT_OUTPUT
 
 
 class FocusNotFound(AutofocusError):

@@ -78,6 +78,11 @@ class TiffPlanes:
         self.path = path
         try:
             self._open_series()
+        except (OSError, ValueError, IndexError, tifffile.TiffFileError) as exc:
+            self._tif.close()
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"cannot read {path} as a z-stack (truncated or damaged?): {exc}") from None
         except BaseException:
             self._tif.close()  # the caller never gets an object to close
             raise
@@ -102,7 +107,11 @@ class TiffPlanes:
             return self._whole[index]
         page = self._pages[index]
         assert page is not None  # checked when the reader was made
-        return np.asarray(page.asarray()).reshape(self._shape[1:])
+        try:
+            return np.asarray(page.asarray()).reshape(self._shape[1:])
+        except (OSError, ValueError) as exc:  # a file cut short, or damaged, past this page
+            raise InputError(f"cannot read plane {index} of {self.path} (truncated or damaged?): "
+                             f"{exc}") from None
 
     def close(self) -> None:
         self._tif.close()
@@ -183,7 +192,13 @@ def read_image(path: Path) -> Frame:
         except (OSError, ValueError, tifffile.TiffFileError) as exc:
             raise InputError(f"cannot read {path}: {exc}") from None
     else:
-        loaded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        # Read the bytes ourselves and decode them: a file name that is not valid UTF-8 reaches
+        # OpenCV's imread as surrogate escapes and crashes it (SIGSEGV); bytes have no name.
+        try:
+            data = np.fromfile(path, dtype=np.uint8)
+        except OSError as exc:
+            raise InputError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+        loaded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
         if loaded is None:
             raise InputError(f"cannot read {path} as an image")
         image = loaded

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from matplotlib.axes import Axes
 from PIL import Image
 
+from autofocus.errors import OutputError
 from autofocus.frames import Frame
 from autofocus.metrics import median_blur, prepare
 from autofocus.result import FocusResult
@@ -113,7 +114,8 @@ class StepImageWriter:
         laplacian = cv2.Laplacian(filtered, cv2.CV_64F)
         panel = np.hstack([to_display(gray), to_display(filtered), to_display(np.abs(laplacian))])
         path = self.folder / f"step_{index:04d}_z{z_um / 1000:.6f}mm.png"
-        cv2.imwrite(str(path), panel)
+        if not cv2.imwrite(str(path), panel):  # OpenCV reports a failed write only this way
+            raise OutputError(f"cannot write the step image {path} (disk full or not writable?)")
         self._steps.append((z_um, score, path))
 
     def write_animation(self, name: str = "sweep.gif") -> Path | None:
@@ -175,7 +177,12 @@ def plot_stack(result: StackResult, path: Path) -> Path:
     return path
 
 
-def write_stack_outputs(result: StackResult, folder: Path) -> tuple[Path, Path]:
-    """``<stem>_curve.png`` and ``<stem>_scores.csv`` in ``folder``."""
-    stem = output_stem(result.path)
-    return plot_stack(result, folder / f"{stem}_curve.png"), write_csv(result, folder / f"{stem}_scores.csv")
+def write_stack_outputs(result: StackResult, folder: Path, stem: str | None = None) -> tuple[Path, Path]:
+    """``<stem>_curve.png`` and ``<stem>_scores.csv`` in ``folder`` (stem: from the stack's name)."""
+    stem = stem or output_stem(result.path)
+    try:
+        return (plot_stack(result, folder / f"{stem}_curve.png"),
+                write_csv(result, folder / f"{stem}_scores.csv"))
+    except OSError as exc:
+        raise OutputError(f"cannot write the outputs of {result.path} to {folder}: "
+                          f"{exc.strerror or exc}") from None

@@ -44,6 +44,9 @@ class FocusResult:
     light_dose_s: float = 0.0
     """Light on the specimen: frames x exposure (seconds of illumination)."""
     final_z_um: float | None = None
+    """Where the stage is at the end, by its own reading; None when it does not answer."""
+    return_error: str = ""
+    """Not found, and the move back to the start failed: why (a hardware failure, exit 3)."""
 
     @property
     def focused(self) -> bool:
@@ -74,6 +77,7 @@ class FocusResult:
             "reason": self.reason,
             "reason_code": self.reason_code,
             "method": self.method,
+            "return_error": self.return_error,
             "curve": [
                 {"z_um": s.z_um, "score": s.score, "t_s": s.t_s} for s in self.curve.samples
             ],

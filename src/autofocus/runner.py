@@ -2,52 +2,44 @@
 
 The runner owns everything that touches the world: the allowed interval (the user's range
 intersected with the device's limits), settling after each move, a one-direction final approach
-that takes up backlash, a time budget, progress events, and putting the stage back where it
-started when anything goes wrong.
+that takes up backlash, frame and time budgets, progress events, and putting the stage back
+where it started when anything goes wrong (also on Ctrl-C or SIGTERM, with signals deferred
+while it returns). The probe that moves, settles and grabs is :mod:`autofocus.hardware_probe`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
-from autofocus.curve import FocusCurve, Peak, Sample
-from autofocus.devices.base import ContinuousStage, Microscope
-from autofocus.errors import AutofocusError, FocusNotFound, InputError, LimitError, SearchTimeout
+from autofocus.curve import Peak
+from autofocus.devices.base import Microscope, Stage
+from autofocus.errors import FocusNotFound, InputError
 from autofocus.events import EventHandler, ProgressEvent
 from autofocus.frames import Frame
+from autofocus.hardware_probe import (
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_TIMEOUT_S,
+    Budget,
+    FrameHandler,
+    HardwareProbe,
+)
+from autofocus.interrupt import Interrupted, annotate, signals_deferred
 from autofocus.layers import check_layer
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
-from autofocus.pipeline import ComputeTime, Scores, ScoringPipeline
 from autofocus.result import FocusResult
-from autofocus.search import (
-    DEFAULT_STRATEGY,
-    ON_MISS,
-    OnMiss,
-    SearchSpace,
-    StopWhen,
-    get_strategy,
-    run_strategy,
-    stepped_sweep,
-)
+from autofocus.search import DEFAULT_STRATEGY, ON_MISS, OnMiss, SearchSpace, get_strategy, run_strategy
 
-__all__ = [
-    "AutofocusSettings",
-    "FrameHandler",
-    "HardwareProbe",
-    "allowed_interval",
-    "run_autofocus",
-]
+__all__ = ["AutofocusSettings", "FrameHandler", "HardwareProbe", "ReturnOutcome", "allowed_interval",
+           "return_to", "run_autofocus"]
 
 # With ``near_um`` farther than this from the stage, the stage goes there first and waits
 # PRIOR_RING_OUT_S (a few decay times of a stand's ringing) before the search's frames.
 PRIOR_MOVE_UM = 1.0
 PRIOR_RING_OUT_S = 0.1
-
-FrameHandler = Callable[[int, float, Frame, float], None]
-"""Called with (index, z_um, frame, score) for each scored frame, e.g. to save images."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +59,14 @@ class AutofocusSettings:
     settle_s: float = 0.0
     backlash_um: float = 0.0
     timeout_s: float | None = None
+    """Wall time the run may take (on its clock); None: ``DEFAULT_TIMEOUT_S``."""
+    max_frames: int = DEFAULT_MAX_FRAMES
+    """Frames the run may take; a range whose step grid needs more is refused up front."""
+
+    @property
+    def budget(self) -> Budget:
+        timeout = DEFAULT_TIMEOUT_S if self.timeout_s is None else self.timeout_s
+        return Budget(timeout, self.max_frames)
     near_um: float | None = None
     """Where focus is expected (the prior of ``refocus`` and ``brent``); None: where the stage is."""
     layer: str = "auto"
@@ -78,10 +78,11 @@ class AutofocusSettings:
     """What ``refocus`` does when focus is not within its window (see :class:`SearchSpace`)."""
     pipeline: bool = True
     """Score streamed frames while the next one is exposed (:mod:`autofocus.pipeline`)."""
-    compute_waits: bool = True
+    compute_waits: bool = False
     """On a virtual clock, let the clock wait for the measured compute the loop waits for (an
-    honest ``wall_s``). Off: the timeline holds the hardware alone, so a run is reproducible
-    whatever the computer's load (for property tests and tuning); then ``wall_s`` = ``hardware_s``."""
+    honest ``wall_s``, as the benchmarks report it). Off (the default): the timeline holds the
+    hardware alone, so a simulated run is the same whatever the computer's load (tests, tuning);
+    then ``wall_s`` = ``hardware_s``. On real hardware the clock is the wall clock either way."""
 
     def validate(self) -> None:
         """Raise InputError for anything impossible; called before anything moves."""
@@ -89,6 +90,8 @@ class AutofocusSettings:
             if not math.isfinite(getattr(self, name)):
                 label = name.removesuffix("_um").removesuffix("_s")
                 raise InputError(f"{label} must be a finite number")
+        if self.timeout_s is not None and not (self.timeout_s > 0 and math.isfinite(self.timeout_s)):
+            raise InputError("timeout must be a positive number of seconds")
         if self.start_um >= self.end_um:
             raise InputError(
                 f"start ({self.start_um / 1000:g} mm) must be below end ({self.end_um / 1000:g} mm)"
@@ -99,8 +102,7 @@ class AutofocusSettings:
             raise InputError("step is larger than the range: there would be nothing to compare")
         if self.settle_s < 0 or self.backlash_um < 0:
             raise InputError("settle time and backlash must not be negative")
-        if self.timeout_s is not None and not self.timeout_s > 0:
-            raise InputError("timeout must be positive")
+        self.check_plan_fits()
         if self.near_um is not None and not math.isfinite(self.near_um):
             raise InputError("the expected focus position must be a finite number")
         if self.near_um is not None and not self.start_um <= self.near_um <= self.end_um:
@@ -113,6 +115,31 @@ class AutofocusSettings:
         get_strategy(self.strategy)
         self.score_functions()  # metric, blur, roi and downsample: checked by their owner, metrics
         # layer and depth of field: checked by their owner, SearchSpace (before anything moves)
+
+    def check_plan_fits(self) -> None:
+        """Refuse, before anything moves, a plan that cannot fit its budgets: a step grid with
+        more positions than the frame budget (every strategy works on that grid; a tiny step
+        would otherwise run for hours or exhaust memory), or a settle time longer than the
+        whole time budget."""
+        if isinstance(self.max_frames, bool) or not isinstance(self.max_frames, int) \
+                or self.max_frames < 2:
+            raise InputError("the frame budget (--max-frames) must be a whole number of 2 or more")
+        span = self.end_um - self.start_um
+        positions = span / self.step_um + 1  # inf when the step underflows against the span
+        if not positions <= self.max_frames or self.start_um + self.step_um == self.start_um:
+            count = (f"{math.floor(positions + 1e-9):,}" if positions < 1e9
+                     else f"{positions:.3g}" if math.isfinite(positions) else "too many")
+            raise InputError(
+                f"a {span / 1000:g} mm range in steps of {self.step_um / 1000:g} mm is {count} "
+                f"positions, more than the budget of {self.max_frames} frames; use a step of at "
+                f"least {suggest_step_mm(span, self.max_frames):g} mm (or raise --max-frames)"
+            )
+        budget = self.budget.timeout_s
+        if self.settle_s > budget:
+            raise InputError(
+                f"the settle time ({self.settle_s:g} s per move) is longer than the time budget "
+                f"({budget:g} s, --timeout-s): the run could not take a single frame"
+            )
 
     @property
     def metric_name(self) -> str:
@@ -127,6 +154,18 @@ class AutofocusSettings:
         return fine, coarse
 
 
+def suggest_step_mm(span_um: float, max_frames: int) -> float:
+    """The smallest round step (1, 2 or 5 times a power of ten, in mm) whose grid over
+    ``span_um`` fits ``max_frames`` positions."""
+    need_mm = span_um / 1000 / (max_frames - 1)
+    exponent = math.floor(math.log10(need_mm))
+    for mantissa in (1, 2, 5, 10):
+        step = mantissa * 10.0**exponent
+        if step >= need_mm * (1 - 1e-12):
+            return float(f"{step:.12g}")
+    return 10.0 ** (exponent + 1)  # unreachable: 10 x 10^e always covers need
+
+
 def allowed_interval(settings: AutofocusSettings, limits_um: tuple[float, float]) -> tuple[float, float]:
     """The user's range intersected with the device's travel; empty is an input error."""
     lo = max(settings.start_um, limits_um[0])
@@ -137,160 +176,6 @@ def allowed_interval(settings: AutofocusSettings, limits_um: tuple[float, float]
             f"the stage's travel {limits_um[0] / 1000:g}..{limits_um[1] / 1000:g} mm"
         )
     return lo, hi
-
-
-class HardwareProbe:
-    """A probe that moves the stage, settles, grabs a frame and scores it (fine and coarse).
-
-    ``sweep`` streams frames during one constant-speed move when the stage is a
-    :class:`ContinuousStage`; each frame's z is the stage position at the middle of its
-    exposure, interpolated from position readings taken just before and after the grab (so the
-    stage's acceleration ramps need no model). Other stages are swept step by step."""
-
-    def __init__(
-        self,
-        microscope: Microscope,
-        space: SearchSpace,
-        score_frame: Callable[[Frame], float],
-        settings: AutofocusSettings,
-        emit: EventHandler,
-        on_frame: FrameHandler | None,
-        coarse_frame: Callable[[Frame], float] | None = None,
-    ) -> None:
-        self._scope = microscope
-        self._space = space
-        self._score_frame = score_frame
-        self._coarse_frame = coarse_frame
-        self._settings = settings
-        self._emit = emit
-        self._on_frame = on_frame
-        self._curve = FocusCurve()
-        self._began = microscope.clock.now()
-        self._frame_period_s: float | None = None
-        self.timer = ComputeTime(microscope.clock, wait_on_virtual=settings.compute_waits)
-
-    @property
-    def compute_s(self) -> float:
-        return self.timer.compute_s
-
-    @property
-    def curve(self) -> FocusCurve:
-        return self._curve
-
-    @property
-    def coarse_measured(self) -> bool:
-        return self._coarse_frame is not None
-
-    def move(self, z_um: float) -> None:
-        """The only way this run moves the stage: checked against the allowed interval first."""
-        self._check_allowed(z_um)
-        self.timer.resume()  # the move waits for whatever was computed since the last frame
-        self._check_time()
-        self._scope.stage.move_to_um(self._space.clamp(z_um))
-        self._scope.clock.sleep(self._settings.settle_s)
-        self.timer.pause()
-
-    def sample(self, z_um: float) -> float:
-        self.move(z_um)
-        return self._record(self._space.clamp(z_um), self._grab(), moving=False)
-
-    def _grab(self) -> Frame:
-        self.timer.resume()
-        frame = self._scope.camera.grab()
-        self.timer.pause()
-        return frame
-
-    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
-              stop_when: StopWhen | None = None) -> list[Sample]:
-        stage = self._scope.stage
-        if not isinstance(stage, ContinuousStage):
-            return stepped_sweep(self, start_um, end_um, spacing_um, stop_when=stop_when)
-        self._check_allowed(end_um)
-        first = len(self._curve)
-        clock = self._scope.clock
-        self.move(start_um)
-        if self._frame_period_s is None:
-            # A frame at rest, and the camera's frame period to set the speed from (once: later
-            # passes start moving at once, the frame period does not change during a search).
-            before = clock.now()
-            frame = self._grab()
-            self._frame_period_s = max(clock.now() - before, 1e-3)
-            self._record(self._space.clamp(start_um), frame, moving=False)
-            self.timer.resume()
-            stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
-            # The next frame would show the start again (the stage is only accelerating):
-            # wait until it is about one spacing along instead.
-            clock.sleep(self._frame_period_s)
-        else:
-            self.timer.resume()
-            stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
-        self.timer.pause()
-        self.timer.streaming = True
-        pipeline: ScoringPipeline[tuple[float, float]] | None = (
-            ScoringPipeline(self._scores, self.timer) if self._settings.pipeline else None)
-        try:
-            stopped = False
-            while stage.is_moving() and not stopped:
-                self._check_time()
-                self.timer.resume()
-                t0, z0 = clock.now(), stage.position_um()
-                frame = self._scope.camera.grab()
-                t1, z1 = clock.now(), stage.position_um()
-                self.timer.pause()
-                mid = min(self._scope.camera.exposure_s / 2, t1 - t0)
-                # The z and time of this frame's own exposure, however late it is scored.
-                z = self._space.clamp(z0 + (z1 - z0) * (mid / (t1 - t0) if t1 > t0 else 0.0))
-                done = ([((z, t1), frame, self._scores(frame))] if pipeline is None
-                        else pipeline.submit((z, t1), frame))
-                for (zf, tf), scored, scores in done:
-                    self._add(zf, scored, scores, tf, moving=True)
-                    if not stopped and stop_when is not None and stop_when(self._curve.samples[first:]):
-                        # The stage is between the pass's checked ends: stopping leaves it inside.
-                        self.timer.resume()
-                        stage.stop()
-                        self.timer.pause()
-                        stopped = True
-            self.timer.streaming = False  # the stage has stopped: waits from here are the run's
-            if pipeline is not None:
-                for (zf, tf), scored, scores in pipeline.drain():
-                    self._add(zf, scored, scores, tf, moving=True)
-        finally:
-            self.timer.streaming = False
-            if pipeline is not None:
-                pipeline.close()
-        return self._curve.samples[first:]
-
-    def discard(self, samples: list[Sample]) -> None:
-        self._curve.set_apart(samples)
-
-    def _scores(self, frame: Frame) -> Scores:
-        value = float(self._score_frame(frame))
-        coarse = float(self._coarse_frame(frame)) if self._coarse_frame is not None else None
-        return value, coarse
-
-    def _record(self, z: float, frame: Frame, *, moving: bool) -> float:
-        return self._add(z, frame, self._scores(frame), self._scope.clock.now(), moving=moving)
-
-    def _add(self, z: float, frame: Frame, scores: Scores, t: float, *, moving: bool) -> float:
-        value, coarse = scores
-        self._curve.add(z, value, t - self._began, coarse=coarse, moving=moving)
-        index = self._curve.frames_taken
-        if self._on_frame is not None:
-            self._on_frame(index, z, frame, value)
-        self._emit(ProgressEvent("frame", index, z, value))
-        return value
-
-    def _check_allowed(self, z_um: float) -> None:
-        if not self._space.contains(z_um):
-            raise LimitError(
-                f"refusing to move to {z_um / 1000:.6f} mm: outside the allowed "
-                f"{self._space.lo_um / 1000:.6f}..{self._space.hi_um / 1000:.6f} mm"
-            )
-
-    def _check_time(self) -> None:
-        budget = self._settings.timeout_s
-        if budget is not None and self._scope.clock.now() - self._began > budget:
-            raise SearchTimeout(f"the search took longer than its {budget:g} s budget")
 
 
 def run_autofocus(
@@ -316,11 +201,15 @@ def run_autofocus(
                         expect_for_mode(settings.mode), check_layer(settings.layer), dof_um=dof,
                         on_miss=settings.on_miss)
     score_frame, coarse_frame = settings.score_functions()
-    probe = HardwareProbe(microscope, space, score_frame, settings, emit, on_frame, coarse_frame)
+    if settings.roi is not None or settings.downsample > 1:
+        check_scorable(microscope, settings, score_frame, coarse_frame)
+    probe = HardwareProbe(microscope, space, score_frame, settings.settle_s, emit, on_frame,
+                          coarse_frame, settings.budget, pipeline=settings.pipeline,
+                          compute_waits=settings.compute_waits)
     began = clock.now()
-    emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
 
-    def finish(peak: Peak | None, failure: FocusNotFound | None, final_z: float | None) -> FocusResult:
+    def finish(peak: Peak | None, failure: FocusNotFound | None, final_z: float | None,
+               return_error: str = "") -> FocusResult:
         probe.timer.resume()  # the last decisions: the user waits for them too
         wall = clock.now() - began
         exposure = float(microscope.camera.exposure_s)
@@ -340,9 +229,12 @@ def run_autofocus(
             wall_s=wall,
             light_dose_s=probe.curve.frames_taken * exposure,
             final_z_um=final_z,
+            return_error=return_error,
         )
 
+    settled = False  # once the stage is back (or at the answer), a later exception must not move it
     try:
+        emit(ProgressEvent("start", message=f"searching {lo / 1000:g}..{hi / 1000:g} mm"))
         if settings.near_um is not None and abs(space.start_um - start_z) > PRIOR_MOVE_UM:
             # Go to the expected focus first and let that long move ring out, so the first
             # frames near it are not blurred by the stand's vibration.
@@ -351,43 +243,124 @@ def run_autofocus(
         peak, failure = run_strategy(settings.strategy, probe, space)
         if peak is None:
             probe.timer.resume()
-            returned = return_to(microscope, start_z, emit)
+            with signals_deferred() as pending:
+                back = return_to(microscope, start_z, emit)
+            settled = True
+            if pending:  # Ctrl-C during the return: the return finished; now honour the signal
+                interrupted = Interrupted(pending[0])
+                annotate(interrupted, back.describe(), back.position_um)
+                raise interrupted
             reason = failure.reason if failure else ""
             emit(ProgressEvent("not-found", probe.curve.frames_taken, message=reason))
-            return finish(None, failure, returned)
+            return finish(None, failure, back.position_um, back.error)
         emit(ProgressEvent("final-move", probe.curve.frames_taken, peak.z_um, peak.score))
         approach(probe, peak.z_um, settings.backlash_um, lo)
+        probe.check_where(space.clamp(peak.z_um))  # nobody else moved it before we report
         result = finish(peak, None, stage.position_um())
+        settled = True
         emit(ProgressEvent("done", probe.curve.frames_taken, peak.z_um, peak.score))
         return result
     except BaseException as exc:
-        emit(ProgressEvent("failed", probe.curve.frames_taken, message=str(exc)))
-        returned = return_to(microscope, start_z, emit)
-        if isinstance(exc, AutofocusError):
-            exc.stage_state = (
-                f"stage returned to its start position {start_z / 1000:.6f} mm"
-                if returned is not None
-                else "the stage could not be returned to its start position; it was stopped"
-            )
+        if not settled:
+            fail(microscope, start_z, emit, probe, exc)
         raise
+
+
+def check_scorable(microscope: Microscope, settings: AutofocusSettings,
+                   *measures: Callable[[Frame], float]) -> None:
+    """Before the first move: score one frame taken where the stage stands, so a region of
+    interest outside the camera's frame, or too small for the coarse measure's downsampling,
+    is refused while nothing has moved."""
+    frame = microscope.camera.grab()
+    try:
+        for measure in measures:
+            measure(frame)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"roi {settings.roi} cannot be scored on this camera's {frame.shape[-1]}x{frame.shape[0]} "
+            f"frames (the coarse measure works on a {COARSE_DOWNSAMPLE * settings.downsample}x "
+            f"smaller copy): {exc}"
+        ) from None
+
+
+def fail(microscope: Microscope, start_z: float, emit: EventHandler, probe: HardwareProbe,
+         exc: BaseException) -> None:
+    """On any failure (device error, timeout, interruption): stop, return to the start with
+    signals deferred (a second Ctrl-C must not abandon the return), and record on the
+    exception where the stage truly is."""
+    with signals_deferred():
+        with suppress(Exception):  # a broken progress display must not keep the stage out
+            emit(ProgressEvent("failed", probe.curve.frames_taken, message=str(exc)))
+        back = return_to(microscope, start_z, emit)
+    annotate(exc, back.describe(), back.position_um)
 
 
 def approach(probe: HardwareProbe, z_um: float, backlash_um: float, lo_um: float) -> None:
     """Arrive at ``z_um`` moving upwards, so gear backlash is always taken up the same way."""
     if backlash_um > 0:
-        probe.move(max(z_um - backlash_um, lo_um))
-    probe.move(z_um)
+        probe.move(max(z_um - backlash_um, lo_um), final=True)
+    probe.move(z_um, final=True)
 
 
-def return_to(microscope: Microscope, z_um: float, emit: EventHandler) -> float | None:
-    """Stop, then move back to ``z_um`` (a position the stage held before, so it is safe).
-    Returns the position reached, or None when the stage no longer answers."""
+RETURN_TOLERANCE_UM = 1.0
+"""How far from its start a returned stage may read and still count as back (native-unit
+rounding of the position, encoder jitter); farther, the return is reported as failed."""
+
+
+@dataclass(frozen=True)
+class ReturnOutcome:
+    """Where an attempt to put the stage back left it, by the device's own reading."""
+
+    target_um: float
+    position_um: float | None
+    """The device's position after the attempt; None when it no longer answers."""
+    error: str = ""
+    """Why the stage is not back at ``target_um``; empty when it is."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    def describe(self) -> str:
+        target = f"{self.target_um / 1000:.6f} mm"
+        if self.ok:
+            return f"stage returned to its start position {target}"
+        where = (f"it is at {self.position_um / 1000:.6f} mm" if self.position_um is not None
+                 else "its position is unknown (the stage does not answer)")
+        return f"the stage could not be returned to its start position {target} ({self.error}); {where}"
+
+
+def return_to(microscope: Microscope, z_um: float, emit: EventHandler) -> ReturnOutcome:
+    """Stop, then move back to ``z_um`` (a position the stage held before, so it is safe), and
+    read where the stage really is. Never raises: the original failure is what callers report."""
     stage = microscope.stage
+    error = ""
     try:
         stage.stop()
         stage.move_to_um(z_um)
-        reached = stage.position_um()
-    except Exception:  # the original failure is what the caller must see
+    except Exception as exc:
+        error = str(exc) or type(exc).__name__
+        with suppress(Exception):
+            stage.stop()
+    position = read_position(stage)
+    if position is None:
+        error = error or "the stage does not answer"
+    elif not error and abs(position - z_um) > RETURN_TOLERANCE_UM:
+        error = f"it reads {position / 1000:.6f} mm after the move back"
+    outcome = ReturnOutcome(z_um, position, error)
+    if outcome.ok and position is not None:
+        with suppress(Exception):
+            emit(ProgressEvent("returned", z_um=position,
+                               message=f"stage back at {position / 1000:.6f} mm"))
+    return outcome
+
+
+def read_position(stage: Stage) -> float | None:
+    """The stage's own reading, or None when it does not answer (or answers nonsense)."""
+    try:
+        position = float(stage.position_um())
+    except Exception:
         return None
-    emit(ProgressEvent("returned", z_um=reached, message=f"stage back at {reached / 1000:.6f} mm"))
-    return reached
+    return position if math.isfinite(position) else None

@@ -33,8 +33,10 @@ Dependencies run one way, ``search -> strategies -> space``: no strategy imports
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from itertools import pairwise
 
 from autofocus.curve import Expect, FocusCurve, Peak, Sample
 from autofocus.errors import FocusNotFound, InputError, LimitError
@@ -54,9 +56,9 @@ from autofocus.space import (
     sweep_positions,
 )
 from autofocus.strategies.brent import brent
-from autofocus.strategies.coarse_to_fine import coarse_to_fine
+from autofocus.strategies.coarse_to_fine import COARSE_FACTOR, coarse_to_fine
 from autofocus.strategies.continuous import continuous
-from autofocus.strategies.passes import fit_fine, next_window
+from autofocus.strategies.passes import coarse_spacing, fit_fine, next_window
 from autofocus.strategies.refocus import refocus
 from autofocus.strategies.sweep import sweep
 from autofocus.strategies.verdict import judged
@@ -88,6 +90,9 @@ STRATEGIES: dict[str, Strategy] = {
     "refocus": refocus,
     "sweep": sweep,
 }
+# Frames that a strategy stopped at the sweep's count leave gaps; wider than this many first-pass
+# spacings, they are not judged as a sweep's (nothing covered that stretch).
+UNJUDGED_GAP = 1.5
 DEFAULT_STRATEGY = "coarse-to-fine"
 
 
@@ -127,10 +132,21 @@ class CallableProbe:
                 f"{self._space.lo_um:.3f}..{self._space.hi_um:.3f} um"
             )
         z = self._space.clamp(z_um)
-        value = float(self._score(z))
-        coarse = value if self._coarse is None else float(self._coarse(z))
-        self._curve.add(z, value, t_s=float(len(self._curve)), coarse=coarse)
-        return value
+        for _attempt in range(1 + self.RETRIES):
+            value = float(self._score(z))
+            coarse = value if self._coarse is None else float(self._coarse(z))
+            if math.isfinite(value) and math.isfinite(coarse):
+                self._curve.add(z, value, t_s=float(len(self._curve)), coarse=coarse)
+                return value
+        # A score that is not a number is a failed measurement, never a number to optimise
+        # (comparisons with NaN are all false: a search could loop on it for ever).
+        raise FocusNotFound(
+            f"the score at {z:.3f} um was not a finite number ({value:g}, coarse {coarse:g}) "
+            f"{1 + self.RETRIES} times: a failed measurement"
+        )
+
+    RETRIES = 2
+    """Calls again at the same z after a non-finite score (a noisy acquisition may recover)."""
 
     def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
               stop_when: StopWhen | None = None) -> list[Sample]:
@@ -150,6 +166,14 @@ def run_strategy(strategy_name: str, probe: Probe,
     try:
         return strategy(budget, space), None
     except OverBudget:
+        gap = widest_gap(probe.curve, space)
+        if gap > UNJUDGED_GAP * coarse_spacing(space, COARSE_FACTOR):
+            # The frames taken do not cover the range even as a first pass would (a local
+            # search's frames crowd near its start): judging them as a sweep's would be a guess.
+            return None, FocusNotFound(
+                f"the search needed more frames than the sweep ({budget.limit}) and its frames "
+                f"leave a {gap:.2f} um gap: focus not placed (use coarse-to-fine or sweep over "
+                "this range)", "sparse")
         try:
             return judged(probe, space, probe.curve.locate_peak(
                 space.lo_um, space.hi_um, expect=space.expect, layer=space.layer,
@@ -158,6 +182,13 @@ def run_strategy(strategy_name: str, probe: Probe,
             return None, exc
     except FocusNotFound as exc:
         return None, exc
+
+
+def widest_gap(curve: FocusCurve, space: SearchSpace) -> float:
+    """The widest stretch of ``space`` (ends included) without a frame of ``curve``."""
+    z = sorted({s.z_um for s in curve.samples})
+    edges = [space.lo_um, *z, space.hi_um]
+    return max(b - a for a, b in pairwise(edges))
 
 
 def find_focus(

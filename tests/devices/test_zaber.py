@@ -92,12 +92,46 @@ def test_a_homed_stage_is_not_homed_again(serve: Serve) -> None:
     assert server.device.position_um() == 9_000.0
 
 
-def test_native_unit_given_by_the_user_wins(serve: Serve) -> None:
-    server = serve(homed=True)
+def test_native_unit_given_by_the_user_is_used_for_an_unknown_product(serve: Serve) -> None:
+    server = serve(spec=ZaberDeviceSpec(device_id=424242), homed=True)
     stage = open_stage(server.url, native_unit_um=0.2)  # deliberately wrong: doubles every distance
     try:
         assert stage.limits_um[1] == pytest.approx(50_000.0)
         assert stage.position_um() == pytest.approx(18_000.0)
+    finally:
+        stage.close()
+
+
+@pytest.mark.parametrize("factor", [1000.0, 0.2])
+def test_a_native_unit_that_contradicts_the_known_one_is_refused_before_homing(
+    serve: Serve, factor: float
+) -> None:
+    server = serve(homed=False)
+    with pytest.raises(InputError, match=r"contradicts the 0.1 um per native unit known"):
+        open_stage(server.url, native_unit_um=factor)
+    assert server.device.moves_accepted == 0 and not server.device.homed
+
+
+@pytest.mark.parametrize("factor", [float("inf"), float("nan"), 1e300, 1e-9, 0.0, -0.1])
+def test_an_implausible_native_unit_is_refused(serve: Serve, factor: float) -> None:
+    server = serve(spec=ZaberDeviceSpec(device_id=424242), homed=False)
+    with pytest.raises(InputError, match=r"not a plausible native unit"):
+        open_stage(server.url, native_unit_um=factor)
+    assert server.device.moves_accepted == 0 and not server.device.homed
+
+
+def test_no_native_position_outside_the_device_limits_is_sent(serve: Serve) -> None:
+    server = serve(homed=True)
+    stage = open_stage(server.url)
+    try:
+        commands = server.device.commands_received
+        for z in (float("inf"), float("nan"), 26_000.0, -5.0):
+            with pytest.raises(LimitError, match="refusing to send"):
+                stage.move_to_um(z)
+            with pytest.raises(LimitError, match="refusing to send"):
+                stage.start_move_to_um(z, 100.0)
+        assert server.device.commands_received == commands  # nothing reached the controller
+        assert server.device.moves_accepted == 0
     finally:
         stage.close()
 
@@ -149,7 +183,7 @@ def test_move_outside_the_device_limits_is_a_limit_error(serve: Serve) -> None:
     server = serve(homed=True)
     stage = open_stage(server.url)
     try:
-        with pytest.raises(LimitError, match="BADDATA"):
+        with pytest.raises(LimitError, match="refusing to send 300000"):  # checked before sending
             stage.move_to_um(30_000.0)
         assert server.device.position_um() == 9_000.0  # never moved
     finally:

@@ -10,8 +10,11 @@ stand in for a camera; running out of frames is a camera fault like a disconnect
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -173,9 +176,31 @@ class OpenCVCamera:
             self._capture.release()
 
 
+@contextlib.contextmanager
+def native_stderr_quiet() -> Iterator[None]:
+    """OpenCV's and FFmpeg's own log lines (``[ WARN:0@...]``, ``[matroska @ ...]``) go from
+    native code straight to file descriptor 2; while a source opens they are sent to /dev/null,
+    so what the user reads is our one line saying what failed."""
+    try:
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def open_opencv(source: int | str, timeout_s: float = DEFAULT_TIMEOUT_S) -> OpenCVCamera:
     """Open a device index, video file or stream URL and choose how its frames become grey."""
-    capture = cv2.VideoCapture(source)
+    with native_stderr_quiet():
+        capture = cv2.VideoCapture(source)
     name = f"OpenCV camera {source}" if isinstance(source, int) else f"OpenCV source {source}"
     is_file = isinstance(source, str) and Path(source).is_file()
     if not capture.isOpened():

@@ -18,23 +18,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zaber_motion import (
-    BadDataException,
-    CommandFailedException,
-    ConnectionClosedException,
     ConnectionFailedException,
     DeviceDbFailedException,
     DeviceDbSourceType,
     Library,
     MotionLibException,
-    MovementFailedException,
     NoDeviceFoundException,
     RequestTimeoutException,
     Units,
@@ -42,7 +39,9 @@ from zaber_motion import (
 from zaber_motion.ascii import Axis, Connection, Device
 
 from autofocus.devices.ports import tcp_address
+from autofocus.devices.zaber_errors import stage_error, translated
 from autofocus.errors import InputError, LimitError, StageError
+from autofocus.interrupt import annotate, signals_deferred
 
 if TYPE_CHECKING:
     from autofocus.devices.base import Stage
@@ -62,12 +61,6 @@ KNOWN_NATIVE_UNIT_UM: dict[str, float] = {
 NATIVE_SPEED_PER_UNIT_S = 1.6384
 """Zaber ASCII speeds: the data value is native units per second times 1.6384."""
 
-CHECK_CONNECTION = (
-    "check the cable and the controller's power, and that no other program (Zaber Launcher, "
-    "another script) is using the port"
-)
-
-
 def store_dir() -> Path:
     """Our cache folder for the Device Database store and learned native units."""
     override = os.environ.get("AUTOFOCUS_ZABER_STORE")
@@ -75,58 +68,6 @@ def store_dir() -> Path:
         return Path(override)
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "autofocus" / "zaber"
-
-
-# ----- errors -----
-
-def stage_error(exc: MotionLibException, doing: str, connection: Connection | None = None) -> StageError:
-    """Our StageError for a Zaber Motion Library exception, saying what the user should check."""
-    detail = exc.message
-    if isinstance(exc, MovementFailedException):
-        return StageError(
-            f"Zaber stage: {doing} failed: {exc.details.reason or detail}; the stage was stopped. "
-            "Check that nothing blocks the stage, that the load is within its rating, and clear "
-            "the fault in Zaber Launcher if it persists"
-        )
-    if isinstance(exc, BadDataException):
-        return LimitError(
-            f"Zaber stage: {doing} was rejected as out of range (BADDATA); check the requested "
-            "positions against the stage's limits (limit.min, limit.max)"
-        )
-    if isinstance(exc, CommandFailedException):
-        reason = exc.details.response_data
-        return StageError(f"Zaber stage: {doing} was rejected ({reason}); {rejection_hint(reason)}")
-    if isinstance(exc, ConnectionClosedException) or (
-        isinstance(exc, RequestTimeoutException) and connection is not None and not connection.is_open
-    ):
-        return StageError(f"Zaber stage: the connection was lost during {doing}; {CHECK_CONNECTION}")
-    if isinstance(exc, RequestTimeoutException):
-        return StageError(
-            f"Zaber stage: no answer during {doing} (request timed out); check the controller's "
-            "power and cable"
-        )
-    return StageError(f"Zaber stage: {doing} failed: {detail}")
-
-
-def rejection_hint(reason: str) -> str:
-    hints = {
-        "DRIVERDISABLED": "the motor driver is disabled (over-temperature, power supply or "
-                          "emergency stop); check the power supply, then re-enable it in Zaber Launcher",
-        "PARKED": "the axis is parked; unpark it in Zaber Launcher",
-        "BADAXIS": "the device has no such axis; check --axis",
-        "STATUSBUSY": "the device is busy with another command; close other programs using it",
-        "NOACCESS": "the command needs a higher access level",
-    }
-    return hints.get(reason, "check the device's state in Zaber Launcher")
-
-
-@contextlib.contextmanager
-def translated(doing: str, connection: Connection | None = None) -> Iterator[None]:
-    """Run a block of library calls, turning its exceptions into our StageError."""
-    try:
-        yield
-    except MotionLibException as exc:
-        raise stage_error(exc, doing, connection) from None
 
 
 # ----- the stage -----
@@ -150,9 +91,12 @@ class ZaberStage:
         self._units = units
         self.description = description
         with translated("reading the travel limits", connection):
-            lo = axis.settings.get("limit.min", units.unit) * units.um_per_unit
-            hi = axis.settings.get("limit.max", units.unit) * units.um_per_unit
-        self._limits = (min(lo, hi), max(lo, hi))
+            lo = axis.settings.get("limit.min", units.unit)
+            hi = axis.settings.get("limit.max", units.unit)
+        self._device_limits = (min(lo, hi), max(lo, hi))
+        """In the library's unit: every target is checked against them before it is sent."""
+        self._limits = (self._device_limits[0] * units.um_per_unit,
+                        self._device_limits[1] * units.um_per_unit)
 
     @property
     def limits_um(self) -> tuple[float, float]:
@@ -165,8 +109,10 @@ class ZaberStage:
     def move_to_um(self, z_um: float) -> None:
         doing = f"the move to {z_um / 1000:.6f} mm"
         target = z_um / self._units.um_per_unit
+        self._check_target(target, z_um)
         if self._units.unit == Units.NATIVE:
             target = round(target)  # positions are whole native units; 100122.99999 is BADDATA
+        self._check_target(target, z_um)
         with translated(doing, self._connection):
             self._axis.move_absolute(target, self._units.unit, wait_until_idle=True)
 
@@ -178,6 +124,7 @@ class ZaberStage:
         """Begin a move at ``speed_um_s`` and return at once (for continuous sweeps)."""
         units = self._units
         target: float = z_um / units.um_per_unit
+        self._check_target(target, z_um)
         speed: float = speed_um_s
         speed_unit = Units.VELOCITY_MICROMETRES_PER_SECOND
         if units.unit == Units.NATIVE:
@@ -185,9 +132,19 @@ class ZaberStage:
             # Zaber's native speed counts native units per 1/1.6384 s; 0 would mean "default".
             speed = max(1, round(speed_um_s / units.um_per_unit * NATIVE_SPEED_PER_UNIT_S))
             speed_unit = Units.NATIVE
+        self._check_target(target, z_um)
         with translated(f"the move to {z_um / 1000:.6f} mm", self._connection):
             self._axis.move_absolute(target, units.unit, wait_until_idle=False,
                                      velocity=speed, velocity_unit=speed_unit)
+
+    def _check_target(self, target: float, z_um: float) -> None:
+        """Never send a position outside the device's own limits (or not a number at all)."""
+        lo, hi = self._device_limits
+        if not (math.isfinite(target) and lo <= target <= hi):
+            raise LimitError(
+                f"Zaber stage: refusing to send {target:g} (for {z_um / 1000:.6f} mm): outside the "
+                f"device's limits {lo:g}..{hi:g}"
+            )
 
     def is_moving(self) -> bool:
         """Busy or not; a move that ended on a fault flag (stall, ...) raises StageError."""
@@ -341,11 +298,16 @@ def plan_units(device: Device, axis: Axis, native_unit_um: float | None, db_prob
             if per_um > 0:
                 learn_native_unit(key, 1.0 / per_um)
             return UnitPlan(Units.LENGTH_MICROMETRES, 1.0, f"identified as {device.name}")
-    if native_unit_um is not None:
-        if not native_unit_um > 0:
-            raise InputError("--native-unit-um must be a positive number of micrometres")
-        return UnitPlan(Units.NATIVE, native_unit_um, "native units (--native-unit-um)")
     known = KNOWN_NATIVE_UNIT_UM.get(key) or load_learned().get(key)
+    if native_unit_um is not None:
+        check_native_unit(native_unit_um)
+        if known is not None and not math.isclose(native_unit_um, known, rel_tol=0.01):
+            # A wrong factor drives the stage to the wrong place: the known one wins, loudly.
+            raise InputError(
+                f"--native-unit-um {native_unit_um:g} contradicts the {known:g} um per native unit "
+                f"known for this device (product {key}); leave the option out to use the known one"
+            )
+        return UnitPlan(Units.NATIVE, native_unit_um, "native units (--native-unit-um)")
     if known is not None:
         return UnitPlan(Units.NATIVE, known, f"native units ({known:g} um each, known for {key})")
     raise InputError(
@@ -356,10 +318,67 @@ def plan_units(device: Device, axis: Axis, native_unit_um: float | None, db_prob
     )
 
 
-def home_if_needed(axis: Axis, connection: Connection) -> None:
+NATIVE_UNIT_RANGE_UM = (1e-3, 1e3)
+"""Plausible micrometres per native unit: from 1 nm (fine encoders) to 1 mm (coarse steppers)."""
+
+
+def check_native_unit(native_unit_um: float) -> None:
+    lo, hi = NATIVE_UNIT_RANGE_UM
+    if not (math.isfinite(native_unit_um) and lo <= native_unit_um <= hi):
+        raise InputError(
+            f"--native-unit-um {native_unit_um:g} is not a plausible native unit: give the stage's "
+            f"microstep size or encoder resolution, between {lo:g} and {hi:g} micrometres"
+        )
+
+
+def home_if_needed(axis: Axis, connection: Connection, units: UnitPlan) -> None:
+    """Home an axis without a reference position. Homing travels far (to the home sensor), so
+    when it fails or is interrupted (Ctrl-C, SIGTERM) the axis is stopped and driven back to
+    where it was, with signals deferred, and the exception says where the stage is."""
     with translated("homing", connection):
-        if not axis.is_homed():
+        if axis.is_homed():
+            return
+        before = axis.get_position(Units.NATIVE)
+    try:
+        with translated("homing", connection):
             axis.home(wait_until_idle=True)
+    except BaseException as exc:
+        with signals_deferred():
+            annotate(exc, undo_homing(axis, before, units))
+        raise
+
+
+def undo_homing(axis: Axis, before_native: float, units: UnitPlan) -> str:
+    """Stop an interrupted or failed homing and move back to where it began; say where it is."""
+    factor = native_um(axis, units)
+
+    def where(native: float) -> str:
+        return f"{native * factor / 1000:.6f} mm" if factor else f"{native:g} native units"
+
+    try:
+        axis.stop(wait_until_idle=True)
+        axis.move_absolute(before_native, Units.NATIVE, wait_until_idle=True)
+        return f"homing stopped; stage returned to where it was ({where(before_native)}, not homed)"
+    except MotionLibException as exc:
+        problem = exc.message
+    try:
+        axis.stop(wait_until_idle=True)
+        here = f"it is at {where(axis.get_position(Units.NATIVE))}"
+    except MotionLibException:
+        here = "its position is unknown (the stage does not answer)"
+    return (f"homing stopped; the stage could not be returned to where it was "
+            f"({where(before_native)}: {problem}); {here}, not homed")
+
+
+def native_um(axis: Axis, units: UnitPlan) -> float | None:
+    """Micrometres per native unit, for messages during homing; None when unknown."""
+    if units.unit == Units.NATIVE:
+        return units.um_per_unit
+    try:
+        per_um = axis.settings.convert_to_native_units("pos", 1.0, Units.LENGTH_MICROMETRES)
+    except MotionLibException:
+        return None
+    return 1.0 / per_um if per_um > 0 else None
 
 
 def open_zaber_stage(
@@ -387,7 +406,7 @@ def open_zaber_stage(
         with translated(f"checking axis {axis}", connection):
             zaber_axis.generic_command("get pos")  # a missing axis answers BADAXIS here, before we move
         units = plan_units(zaber_device, zaber_axis, native_unit_um, db_problem, connection)
-        home_if_needed(zaber_axis, connection)
+        home_if_needed(zaber_axis, connection, units)
         stage = ZaberStage(connection, zaber_axis, units,
                            f"Zaber device {device} axis {axis} on {port}, {units.how}")
     except BaseException:

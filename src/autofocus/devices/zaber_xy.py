@@ -25,8 +25,8 @@ from autofocus.devices.zaber import (
     identify,
     open_connection,
     plan_units,
-    translated,
 )
+from autofocus.devices.zaber_errors import translated
 
 __all__ = ["ZaberXYStage", "open_zaber_xyz"]
 
@@ -63,7 +63,7 @@ def _open_axis(connection: Connection, port: str, device: int, axis: int,
     with translated(f"checking {label} (device {device} axis {axis})", connection):
         zaber_axis.generic_command("get pos")
     units = plan_units(zaber_device, zaber_axis, native_unit_um, db_problem, connection)
-    home_if_needed(zaber_axis, connection)
+    home_if_needed(zaber_axis, connection, units)
     return ZaberStage(connection, zaber_axis, units, f"Zaber {label}: device {device} axis {axis} "
                       f"on {port}, {units.how}")
 

@@ -168,6 +168,8 @@ class SimZaberDevice:
         """A stall or disconnect waiting for the carriage to get far enough into the move."""
         self.silent = False
         self.stops_received = 0
+        self.moves_accepted = 0
+        """Move commands obeyed (homing aside): tests read it to tell which moves reached the device."""
         self.log: deque[str] = deque(maxlen=1000)
         """The latest commands received, for tests and for ``serve-zaber --verbose``."""
         self.commands_received = 0
@@ -352,6 +354,7 @@ class SimZaberDevice:
         self._begin(self.to_um(value), speed_um_s=min(speed_um_s, self.stage.spec.speed_um_s))
         if fault is not None and fault.kind in ("stall", "disconnect"):
             self._halting = fault
+        self.moves_accepted += 1
         return "OK", "0"
 
     def _setting(self, name: str, axis: int) -> str | None:

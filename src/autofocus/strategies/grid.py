@@ -28,6 +28,7 @@ sweep's frame count, so the search never takes more frames than the sweep.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from autofocus.curve import (
     ABOVE_NOISE_SNR,
@@ -100,7 +101,7 @@ def is_flat(taken: dict[int, float]) -> bool:
     return curve_is_flat(*sorted_profile(taken))
 
 
-def sorted_profile(taken: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+def sorted_profile(taken: dict[int, float]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     indices = sorted(taken)
     return np.array(indices, dtype=float), np.array([taken[i] for i in indices], dtype=float)
 
