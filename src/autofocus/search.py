@@ -167,9 +167,10 @@ def run_strategy(strategy_name: str, probe: Probe,
         return strategy(budget, space), None
     except OverBudget:
         gap = widest_gap(probe.curve, space)
-        if gap > UNJUDGED_GAP * coarse_spacing(space, COARSE_FACTOR):
-            # The frames taken do not cover the range even as a first pass would (a local
-            # search's frames crowd near its start): judging them as a sweep's would be a guess.
+        if strategy_name == "refocus" and gap > UNJUDGED_GAP * coarse_spacing(space, COARSE_FACTOR):
+            # refocus was widening because its prior missed: its frames crowd near that wrong
+            # prior and do not cover the range, so judging them as a sweep's would be a guess.
+            # (brent's frames, cut short near the optimum it converged on, are judged.)
             return None, FocusNotFound(
                 f"the search needed more frames than the sweep ({budget.limit}) and its frames "
                 f"leave a {gap:.2f} um gap: focus not placed (use coarse-to-fine or sweep over "
