@@ -11,11 +11,10 @@ Rendering a frame (~15-25 ms for 1920x1200 here, see ``benchmarks/sim_render.py`
    back (``irfft2`` in float32 on all cores);
 3. the camera adds shot and read noise and digitises.
 
-Two options make the harder cases real slides present: ``dust_separation_um`` adds a sparse
-dust layer that far above the section (:mod:`autofocus.sim.layers`; ground truth in
-:meth:`SimulatedMicroscope.layer_focus_um`), and ``cover_glass_error_um`` a cover glass of the
-wrong thickness, whose spherical aberration makes the focus curve asymmetric
-(:mod:`autofocus.sim.optics`; ground truth in :meth:`SimulatedMicroscope.sharpest_focus_um`).
+Harder cases: ``dust_separation_um`` a sparse dust layer that far above the section
+(:mod:`autofocus.sim.layers`; truth: ``layer_focus_um``), ``cover_glass_error_um`` a cover glass
+of the wrong thickness, an asymmetric focus curve (:mod:`autofocus.sim.optics`; truth:
+``sharpest_focus_um``), ``drift`` focus moving in time (:mod:`autofocus.sim.drift`; ``drift_um``).
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from autofocus.clock import Clock, VirtualClock
 from autofocus.devices.base import Microscope, Stage, XYStage
 from autofocus.errors import InputError
 from autofocus.sim.camera import CameraSpec, Renderer, SimCamera
+from autofocus.sim.drift import Drift
 from autofocus.sim.faults import FaultPlan
 from autofocus.sim.layers import (
     DEFAULT_DUST_RATIO,
@@ -47,12 +47,7 @@ from autofocus.sim.specimens import SPECIMENS, Specimen, generate_specimen
 from autofocus.sim.stage import SimStage, StageSpec
 from autofocus.sim.xystage import SimXYStage, XYStageSpec
 
-__all__ = [
-    "DEFAULT_TRUE_FOCUS_UM",
-    "LATERAL_VIBRATION_RATIO",
-    "SimConfig",
-    "SimulatedMicroscope",
-]
+__all__ = ["DEFAULT_TRUE_FOCUS_UM", "LATERAL_VIBRATION_RATIO", "SimConfig", "SimulatedMicroscope"]
 
 FloatArray = npt.NDArray[np.float32]
 Float64Array = npt.NDArray[np.float64]
@@ -86,6 +81,8 @@ class SimConfig:
     commanded position, on the side the move came from."""
     drift_um_s: float = 0.0
     """Slow focus drift (thermal, sample settling): the true focus moves by this per second."""
+    drift: Drift = field(default_factory=Drift)
+    """Drift as real stands show it (thermal, creep, steps, specimen motion), on top of that."""
     condenser_sigma: float = 0.15
     """Condenser NA / objective NA for transmitted light; sets how fast phase contrast fades
     with defocus (partial coherence)."""
@@ -293,10 +290,13 @@ class SimulatedMicroscope:
 
     @property
     def true_focus_um(self) -> float:
-        """Where the stage must be for best focus now, at the XY stage's position (moves with
-        ``drift_um_s``)."""
+        """Where the stage must be for best focus now, at the XY stage's position (drifting)."""
         x, y = self._xy_position()
-        return self.slide.true_focus_um(x, y) + self.config.drift_um_s * self.clock.now()
+        return self.slide.true_focus_um(x, y) + self.drift_um(self.clock.now())
+
+    def drift_um(self, t: float) -> float:
+        """Ground truth: how far focus has drifted at time ``t`` (``drift_um_s`` and ``drift``)."""
+        return self.config.drift_um_s * t + self.config.drift.offset_um(t)
 
     def true_focus_at_xy(self, x_um: float, y_um: float) -> float:
         """Ground truth of the slide at any XY (without drift)."""
@@ -305,7 +305,7 @@ class SimulatedMicroscope:
     def focus_at(self, t: float) -> float:
         """Where the sharpest thing in view is at time ``t`` (debris included)."""
         x, y = self._xy_position()
-        return self.slide.sharpest_um(x, y) + self.config.drift_um_s * t
+        return self.slide.sharpest_um(x, y) + self.drift_um(t)
 
     def field_of_view_um(self) -> tuple[float, float]:
         """Width and height of one frame in the sample plane."""
@@ -439,8 +439,8 @@ class SimulatedMicroscope:
         extras = ""
         if cfg.backlash_um:
             extras += f", backlash {cfg.backlash_um:g} um"
-        if cfg.drift_um_s:
-            extras += f", drift {cfg.drift_um_s:g} um/s"
+        if cfg.drift_um_s or cfg.drift.active:
+            extras += f", drift {cfg.drift.describe(cfg.drift_um_s)}"
         if cfg.dust_separation_um is not None:
             extras += f", dust layer {cfg.dust_separation_um:g} um above"
         if cfg.cover_glass_error_um:
