@@ -25,13 +25,15 @@ FRAME_PERIOD_S = 0.035  # the simulated camera: 10 ms exposure + 25 ms readout
 class SlowMeasure:
     """The band-pass measure, made slow on purpose; remembers how long it really slept."""
 
-    def __init__(self, sleep_s: float) -> None:
+    def __init__(self, sleep_s: float, *, uneven: bool = False) -> None:
         self.sleep_s = sleep_s
+        self.uneven = uneven
+        """Alternate 0.5x and 1.5x the sleep, as a busy machine does."""
         self.slept: list[float] = []
 
     def __call__(self, image: np.ndarray, **kwargs: object) -> float:
         began = time.perf_counter()
-        time.sleep(self.sleep_s)
+        time.sleep(self.sleep_s * ((0.5 + len(self.slept) % 2) if self.uneven else 1.0))
         self.slept.append(time.perf_counter() - began)
         return bandpass(image, **kwargs)  # type: ignore[arg-type]
 
@@ -44,8 +46,8 @@ def one_pass(probe: Probe, space: SearchSpace) -> Peak:
 
 
 def run(monkeypatch: pytest.MonkeyPatch, strategy: str, sleep_s: float, *,
-        pipeline: bool) -> tuple[FocusResult, SlowMeasure]:
-    measure = SlowMeasure(sleep_s)
+        pipeline: bool, uneven: bool = False) -> tuple[FocusResult, SlowMeasure]:
+    measure = SlowMeasure(sleep_s, uneven=uneven)
     monkeypatch.setitem(METRICS, "slow", MetricInfo(measure, "slow on purpose"))
     monkeypatch.setitem(STRATEGIES, "one-pass", one_pass)
     sim = small_sim(specimen="stained-tissue", start_um=FOCUS - 1.0)
@@ -86,11 +88,12 @@ def test_without_the_pipeline_a_slow_scorer_spaces_streamed_frames_further_apart
 def test_streamed_frames_keep_the_z_of_their_own_exposure(
         monkeypatch: pytest.MonkeyPatch, pipeline: bool) -> None:
     sleep = FRAME_PERIOD_S / 2 if pipeline else 2 * FRAME_PERIOD_S
-    result, _ = run(monkeypatch, "one-pass", sleep, pipeline=pipeline)
+    result, _ = run(monkeypatch, "one-pass", sleep, pipeline=pipeline, uneven=True)
     moving = [s for s in result.curve.samples if s.moving]
     assert len(moving) >= 3
     # At constant speed a frame's z advances with its own time stamp, however late it was
-    # scored: z against t is one straight line through the pass's middle frames.
+    # scored and however unevenly the scoring delayed the next exposure: z against t is one
+    # straight line through the pass's middle frames.
     middle = moving[1:-1]
     t = np.array([s.t_s for s in middle])
     z = np.array([s.z_um for s in middle])

@@ -192,6 +192,10 @@ class HardwareProbe:
         try:
             stopped = False
             while stage.is_moving() and not stopped:
+                # Wait for the compute first: the exposure begins only after it, so the stamps
+                # below bracket the exposure itself, not the scoring that delayed it.
+                self.timer.resume()
+                self.timer.pause()
                 t0, z0 = clock.now(), stage.position_um()
                 frame = self._grab()
                 t1, z1 = clock.now(), stage.position_um()
