@@ -32,7 +32,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     # xy: the one owner of safe XY moves (region, travel, focus drive at the clearance).
     ("runner", ("runner", "hardware_probe", "pipeline", "connect", "xy")),
     ("workflows", ("focusmap", "tiles", "track", "stack", "batch")),
-    ("faces", ("", "cli", "cli_*", "gui", "gui.*", "micromanager", "report", "focusmap_plot")),
+    ("faces", ("", "cli", "cli_*", "gui", "gui.*", "micromanager", "mm_refocus", "report", "focusmap_plot")),
 ]
 # Who may import a module, beyond the floor rule (the floor rule still applies).
 ONLY_IMPORTED_BY: dict[str, tuple[str, ...]] = {

@@ -6,7 +6,8 @@ Two ways in:
   the core's current focus device and camera, end in focus (or back where it started).
 * :class:`SoftwareAutofocus` on an :class:`AutofocusCore` — an AutoFocus *device*, so that
   ``core.fullFocus()`` and an MDA with ``autofocus_plan=AxesBasedAF(...)`` run this package's
-  autofocus at each position.
+  autofocus at each position; returning to a position, it refocuses near the focus found there
+  last (:mod:`autofocus.mm_refocus`, which also writes each result into the frame metadata).
 
 Why a core subclass: pymmcore-plus 0.18's ``UniMMCore`` loads pure-Python devices but has no
 AutoFocus device base class and sends ``fullFocus``, ``getAutoFocusDevice``, ``setAutoFocusOffset``,
@@ -31,6 +32,7 @@ from autofocus.devices.micromanager import MMCamera, MMStage, open_core_microsco
 from autofocus.errors import AutofocusError, FocusNotFound, InputError
 from autofocus.events import EventHandler
 from autofocus.metrics import METRICS, make_metric
+from autofocus.mm_refocus import AutofocusEngine, PositionFocus
 from autofocus.modes import MODES, metric_for_mode
 from autofocus.result import FocusResult
 from autofocus.runner import AutofocusSettings, run_autofocus
@@ -101,6 +103,8 @@ DEFAULT_MAX_TRAVEL_UM = 1_000.0
 working range around focus, less than a drive's travel into the slide."""
 """``Metric`` value meaning: the measured default of ``Mode``, as the command line uses."""
 SETTLE, BACKLASH, OFFSET = "Settle_ms", "Backlash_um", "Offset_um"
+DOF, REFOCUS = "DepthOfField_um", "RefocusInMDA"
+YES, NO = "Yes", "No"
 INCREMENTAL_FRACTION = 4
 """``incrementalFocus`` searches this fraction of the full range: it is meant for small drifts."""
 
@@ -111,10 +115,13 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
 
     Its properties (``SearchRange_um``, ``Step_um``, ``Strategy``, ``Metric`` (``auto``: the
     measured default of ``Mode``, as on the command line), ``Mode``, ``Settle_ms``,
-    ``Backlash_um``, ``Offset_um``) can be changed with ``core.setProperty`` like any device's.
-    The search is centred on the focus position at the moment ``fullFocus`` is called; the
-    offset is added to the found focus before the stage stops (image above/below the plane the
-    autofocus locks on).
+    ``Backlash_um``, ``Offset_um``, ``DepthOfField_um`` (0: unknown, refocus then sizes its
+    frames by the step), ``RefocusInMDA``) can be changed with ``core.setProperty`` like any
+    device's. The search is centred on the focus position at the moment ``fullFocus`` is called;
+    the offset is added to the found focus before the stage stops (image above/below the plane
+    the autofocus locks on). In an MDA run by :class:`AutofocusCore`, an autofocus at a position
+    where focus was found before runs ``refocus`` near that focus (``RefocusInMDA`` ``Yes``),
+    handing over to the full search over ``SearchRange_um`` when focus is not near it.
     """
 
     _TYPE = DeviceType.AutoFocus
@@ -130,10 +137,14 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         backlash_um: float = 0.0,
         offset_um: float = 0.0,
         max_travel_um: float = DEFAULT_MAX_TRAVEL_UM,
+        depth_of_field_um: float = 0.0,
+        refocus_in_mda: bool = True,
     ) -> None:
         super().__init__()
         self.last_result: FocusResult | None = None
         """The most recent search, with its whole focus curve."""
+        self.positions = PositionFocus()
+        """The focus found at each position of the running MDA (the engine fills it)."""
         self.on_event: EventHandler | None = None
         """Optional progress callback for searches started through the core."""
         self._register(RANGE, search_range_um, limits=(1e-3, 1e5))
@@ -145,6 +156,8 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         self._register(BACKLASH, backlash_um, limits=(0.0, 1e4))
         self._register(OFFSET, offset_um, limits=(-1e4, 1e4))
         self._register(MAX_TRAVEL, max_travel_um, limits=(1e-3, 1e5))
+        self._register(DOF, depth_of_field_um, limits=(0.0, 1e4))
+        self._register(REFOCUS, YES if refocus_in_mda else NO, allowed=[YES, NO])
 
     def _register(
         self,
@@ -174,6 +187,7 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
             "settle_s": self._number(SETTLE) / 1000.0,
             "backlash_um": self._number(BACKLASH),
             "max_travel_um": self._number(MAX_TRAVEL),
+            **({"dof_um": self._number(DOF)} if self._number(DOF) > 0 else {}),
         }
 
     def full_focus(self, core: CMMCorePlus, range_fraction: float = 1.0) -> FocusResult:
@@ -181,8 +195,15 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         options = self.settings_options()
         # Never narrower than four steps, or there would be no peak to see.
         options["range_um"] = max(options["range_um"] * range_fraction, 4 * options["step_um"])
+        start_z = MMStage(core).position_um()
+        prior = self.positions.prior_um() if self.get_property_value(REFOCUS) == YES else None
+        if prior is not None:
+            # Back at a position whose focus is known: a few frames near it; when focus is not
+            # there (a bump, a lost specimen), the full search over the whole range around it.
+            options.update(strategy="refocus", on_miss="search", center_um=prior, near_um=prior)
         result = focus(core, on_event=self.on_event, **options)
         self.last_result = result
+        self.positions.record(result, start_z, prior)
         if not result.focused:
             raise FocusNotFound(result.reason)
         offset = self._number(OFFSET)
@@ -225,6 +246,9 @@ class AutofocusCore(UniMMCore):  # type: ignore[misc]
         self._software_af: dict[str, SoftwareAutofocus] = {}
         self._current_software_af = ""
         super().__init__(*args, **kwargs)
+        # pymmcore-plus's public hook for a custom engine: the stock one, plus per-position
+        # refocusing and autofocus results in the frame metadata (autofocus.mm_refocus).
+        self.register_mda_engine(AutofocusEngine(self, self._positions))
 
     # --- bookkeeping of our devices (public UniMMCore API only) ------------------------------
 
@@ -262,6 +286,9 @@ class AutofocusCore(UniMMCore):  # type: ignore[misc]
     def software_autofocus(self) -> SoftwareAutofocus | None:
         """The current AutoFocus device when it is a :class:`SoftwareAutofocus` (else None)."""
         return self._software()
+
+    def _positions(self) -> PositionFocus | None:
+        return None if (device := self._software()) is None else device.positions
 
     # --- the AutoFocus API ---------------------------------------------------------------------
 
@@ -340,7 +367,8 @@ def install_software_autofocus(
     """Load, initialise and select a :class:`SoftwareAutofocus` in one call.
 
     ``properties`` are the device's constructor arguments (``search_range_um``, ``step_um``,
-    ``strategy``, ``metric``, ``settle_ms``, ``backlash_um``, ``offset_um``).
+    ``strategy``, ``metric``, ``settle_ms``, ``backlash_um``, ``offset_um``,
+    ``depth_of_field_um``, ``refocus_in_mda``).
     """
     if not isinstance(core, AutofocusCore):
         raise InputError(

@@ -2,7 +2,9 @@
 
 A :class:`SimulatedSlide` puts a specimen whose surface height varies with x/y under the simulated
 microscope, so positions of a multi-position acquisition have different true focus heights. It
-owns three devices: a focus drive, an XY stage and a camera.
+owns three devices: a focus drive, an XY stage and a camera. :func:`on_virtual_clock` runs an
+MDA's time plan on the simulator's virtual clock, so a time-lapse (and the drift during it) takes
+simulated minutes, not real ones.
 
 A pure-Python device's ``self.core`` exposes only events in pymmcore-plus 0.18, so the devices
 cannot ask the core where the other devices are: each one holds the slide directly.
@@ -12,8 +14,8 @@ Requires ``pymmcore-plus>=0.18`` (``pip install 'autofocus[micromanager]'``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +26,11 @@ from pymmcore_plus.experimental.unicore import (
     XYStageDevice,
 )
 
+from autofocus.clock import Clock
 from autofocus.sim.microscope import SimulatedMicroscope
+
+if TYPE_CHECKING:
+    from useq import MDAEvent
 
 __all__ = [
     "SimCameraDevice",
@@ -33,6 +39,7 @@ __all__ = [
     "SimulatedSlide",
     "Surface",
     "load_simulated_devices",
+    "on_virtual_clock",
     "tilted",
 ]
 
@@ -205,3 +212,21 @@ def load_simulated_devices(core: UniMMCore, slide: SimulatedSlide) -> None:
     core.setXYStageDevice("XY")
     core.setCameraDevice("Camera")
     core.setAutoShutter(False)
+
+
+def on_virtual_clock(events: Iterable[MDAEvent], clock: Clock) -> Iterator[MDAEvent]:
+    """The MDA's events with their time plan kept on ``clock`` (the simulator's): before each
+    event the clock advances to the event's ``min_start_time`` (counted from the start, or from
+    the last event that resets the timer), and the event goes to the runner without it, so the
+    runner does not wait in real time. Pass the result to ``core.mda.run``.
+
+    A generator on purpose: the runner asks for the next event only when the previous one is
+    done, so the clock has already counted the frames and searches taken before it.
+    """
+    t0 = clock.now()
+    for event in events:
+        if event.reset_event_timer:
+            t0 = clock.now()
+        if event.min_start_time is not None:
+            clock.sleep(max(0.0, t0 + event.min_start_time - clock.now()))
+        yield event.model_copy(update={"min_start_time": None})
