@@ -76,6 +76,8 @@ class AutofocusSettings:
     transparent specimen's only within a few of it; refocus takes it as the curve's width)."""
     on_miss: OnMiss = "widen"
     """What ``refocus`` does when focus is not within its window (see :class:`SearchSpace`)."""
+    expected_top: float | None = None
+    """The fine score at focus found here before (``track``; see :class:`SearchSpace`)."""
     pipeline: bool = True
     """Score streamed frames while the next one is exposed (:mod:`autofocus.pipeline`)."""
     compute_waits: bool = False
@@ -199,7 +201,7 @@ def run_autofocus(
     dof = settings.dof_um if settings.dof_um is not None else microscope.depth_of_field_um
     space = SearchSpace(lo, hi, settings.step_um, min(max(prior, lo), hi),
                         expect_for_mode(settings.mode), check_layer(settings.layer), dof_um=dof,
-                        on_miss=settings.on_miss)
+                        on_miss=settings.on_miss, expected_top=settings.expected_top)
     score_frame, coarse_frame = settings.score_functions()
     if settings.roi is not None or settings.downsample > 1:
         check_scorable(microscope, settings, score_frame, coarse_frame)

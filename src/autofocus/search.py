@@ -23,6 +23,9 @@ Strategies (``STRATEGIES``):
 - ``continuous``: a sparser streamed first pass, one streamed pass over the bracket, then a
   few frames at rest (:mod:`autofocus.strategies.continuous`).
 - ``brent``: bounded Brent search around the start position, for refocusing near a known focus.
+- ``refocus``: a few frames near a known focus (:mod:`autofocus.strategies.refocus`); ``track``:
+  a time point of a time-lapse, two frames when focus barely moved, else refocus
+  (:mod:`autofocus.strategies.tracking`).
 
 Layout: the probe protocol, the search space and pass positions are in :mod:`autofocus.space`;
 each strategy is a module of :mod:`autofocus.strategies` (``sweep``, ``coarse_to_fine`` with the
@@ -61,6 +64,7 @@ from autofocus.strategies.continuous import continuous
 from autofocus.strategies.passes import coarse_spacing, fit_fine, next_window
 from autofocus.strategies.refocus import refocus
 from autofocus.strategies.sweep import sweep
+from autofocus.strategies.tracking import track
 from autofocus.strategies.verdict import judged
 
 __all__ = [
@@ -88,12 +92,15 @@ STRATEGIES: dict[str, Strategy] = {
     "continuous": continuous,
     "brent": brent,
     "refocus": refocus,
+    "track": track,
     "sweep": sweep,
 }
 # Frames that a strategy stopped at the sweep's count leave gaps; wider than this many first-pass
 # spacings, they are not judged as a sweep's (nothing covered that stretch).
 UNJUDGED_GAP = 1.5
 DEFAULT_STRATEGY = "coarse-to-fine"
+# Strategies that widen from a prior: stopped at the sweep's count, their frames crowd near it.
+LOCAL_FIRST = ("refocus", "track")
 
 
 def get_strategy(name: str) -> Strategy:
@@ -167,7 +174,7 @@ def run_strategy(strategy_name: str, probe: Probe,
         return strategy(budget, space), None
     except OverBudget:
         gap = widest_gap(probe.curve, space)
-        if strategy_name == "refocus" and gap > UNJUDGED_GAP * coarse_spacing(space, COARSE_FACTOR):
+        if strategy_name in LOCAL_FIRST and gap > UNJUDGED_GAP * coarse_spacing(space, COARSE_FACTOR):
             # refocus was widening because its prior missed: its frames crowd near that wrong
             # prior and do not cover the range, so judging them as a sweep's would be a guess.
             # (brent's frames, cut short near the optimum it converged on, are judged.)

@@ -46,6 +46,9 @@ class SearchSpace:
     are a transparent specimen's only within a few of it; else their widths decide; refocus
     takes it as the expected curve width."""
     on_miss: OnMiss = "widen"
+    expected_top: float | None = None
+    """The fine score at focus found here before (a time-lapse: :mod:`autofocus.track`): with
+    it ``track`` may answer from two frames; None: ``track`` refocuses."""
 
     def __post_init__(self) -> None:
         values = (self.lo_um, self.hi_um, self.step_um, self.start_um)
@@ -62,6 +65,9 @@ class SearchSpace:
             raise InputError("the depth of field must be a positive number of um")
         if self.on_miss not in ON_MISS:
             raise InputError(f"on_miss must be one of {', '.join(ON_MISS)}, got {self.on_miss!r}")
+        if self.expected_top is not None and not (math.isfinite(self.expected_top)
+                                                  and self.expected_top > 0):
+            raise InputError("the expected score at focus must be a positive number")
 
     @property
     def width_um(self) -> float:

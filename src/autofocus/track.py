@@ -1,0 +1,423 @@
+"""Keep one or several positions in focus through a time-lapse.
+
+At every time point, for each position:
+
+1. **predict** where focus is now from this position's earlier answers (:class:`DriftModel`: a
+   robust straight line through the recent ones, extrapolated to now; thermal drift and
+   evaporation creep are smooth over a few intervals);
+2. **focus near the prediction** with the fewest frames: the ``track`` strategy
+   (:mod:`autofocus.strategies.tracking`: two frames when focus barely moved, checked against
+   the height of this position's focus peak; else a refocus, which widens when focus is not
+   near); when that finds nothing, the full search (the settings' strategy over the whole
+   range). The first time point at a position is that full search;
+3. **learn**: a correction far beyond the model's scatter is a jump (someone bumped the table):
+   the model starts again from it, so the bump is not smeared into the trend, and the positions
+   after it in this round expect the same jump (a bump moves the whole stand).
+
+Every move goes through the runner (:func:`autofocus.runner.run_autofocus`: limits, budgets,
+signals, the return to the start on failure) and, between positions, through
+:class:`autofocus.xy.SafeXY` (the focus drive lowered to a clearance before the XY stage moves).
+Between time points the run waits on the microscope's clock: the real one on hardware, the
+simulator's virtual one (instant) on ``sim``. A time point not found is logged and the run goes
+on; a hardware error or a signal ends it, saying where the stages are.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from autofocus.devices.base import Microscope
+from autofocus.errors import AutofocusError, InputError
+from autofocus.events import EventHandler
+from autofocus.interrupt import Interrupted
+from autofocus.result import FocusResult
+from autofocus.runner import AutofocusSettings, allowed_interval, run_autofocus
+from autofocus.xy import Region, SafeXY
+
+__all__ = ["DriftModel", "TrackLog", "TrackRow", "TrackSettings", "check_log_path", "track",
+           "write_log"]
+
+TRACK_STRATEGY = "track"
+HISTORY = 8
+"""Answers the drift line is fitted through: at 5-minute intervals 40 minutes, over which a
+daily thermal cycle and a creep of hours are straight."""
+MIN_LINE = 3
+"""With fewer answers the prediction is the last one (a slope from two noisy points would throw
+the next prediction as far as their noise)."""
+JUMP_SIGMAS = 5.0
+JUMP_FLOOR_DOF = 0.5
+"""A correction beyond ``JUMP_SIGMAS`` times the model's robust scatter and beyond this many
+depths of field is a jump (the two-frame answers scatter by a few hundredths of one)."""
+JUMP_YOUNG_DOF = 1.5
+"""Until the model has a line and a scatter about it, its prediction is the last answer, which
+a steady drift leaves behind by a whole interval's drift: only a correction beyond this many
+depths of field is a jump then."""
+TOP_LEARNING = 0.3
+"""Weight of a new two-frame reading in the learned height of the focus peak (a specimen
+bleaches or brightens slowly; one noisy reading must not move it far)."""
+DEFAULT_CLEARANCE_UM = 50.0
+"""Before an XY move the focus drive goes this far below the next position's prediction."""
+XY_TOLERANCE_UM = 0.5
+DIP_METHODS = ("dip-fit", "hump-midpoint", "envelope-fit", "refocus-v-fit")
+"""Answers that read a transparent specimen's dip: its score at focus is a minimum, no top to
+check two frames against."""
+LOG_SUFFIXES = (".csv", ".json")
+
+
+@dataclass(frozen=True)
+class DriftModel:
+    """What one position's focus did so far, since its last jump: (t_s, z_um) answers."""
+
+    history: tuple[tuple[float, float], ...] = ()
+
+    def line(self) -> tuple[float, float] | None:
+        """Theil-Sen line (slope, intercept) through the recent answers; None with too few.
+        Medians of pairwise slopes resist a stray answer that least squares would follow."""
+        recent = self.history[-HISTORY:]
+        if len(recent) < MIN_LINE:
+            return None
+        slopes = [(z1 - z0) / (t1 - t0) for (t0, z0), (t1, z1) in combinations(recent, 2) if t1 > t0]
+        if not slopes:
+            return None
+        slope = statistics.median(slopes)
+        return slope, statistics.median(z - slope * t for t, z in recent)
+
+    def predict(self, t_s: float) -> float | None:
+        """Where focus should be at ``t_s``; None before any answer."""
+        if not self.history:
+            return None
+        fit = self.line()
+        if fit is None:
+            return self.history[-1][1]
+        return fit[0] * t_s + fit[1]
+
+    def scatter_um(self) -> float:
+        """Robust spread (1.4826 x median absolute residual) of the answers about the line; 0
+        until there are more answers than the line has parameters."""
+        fit = self.line()
+        recent = self.history[-HISTORY:]
+        if fit is None or len(recent) <= MIN_LINE:
+            return 0.0
+        return 1.4826 * statistics.median(abs(z - fit[0] * t - fit[1]) for t, z in recent)
+
+    def is_jump(self, t_s: float, z_um: float, dof_um: float) -> bool:
+        """Whether an answer lies so far from the prediction that focus jumped."""
+        predicted = self.predict(t_s)
+        if predicted is None:
+            return False
+        young = len(self.history[-HISTORY:]) <= MIN_LINE
+        floor = (JUMP_YOUNG_DOF if young else JUMP_FLOOR_DOF) * dof_um
+        threshold = max(JUMP_SIGMAS * self.scatter_um(), floor)
+        return abs(z_um - predicted) > threshold
+
+    def observe(self, t_s: float, z_um: float, dof_um: float) -> tuple[DriftModel, bool]:
+        """The model with this answer learned, and whether it was a jump (then the model
+        starts again from it)."""
+        if self.is_jump(t_s, z_um, dof_um):
+            return DriftModel(((t_s, z_um),)), True
+        return DriftModel((*self.history[-(HISTORY - 1):], (t_s, z_um))), False
+
+
+@dataclass(frozen=True)
+class TrackSettings:
+    """What to keep in focus, how often and for how long. ``search`` is the full search (range,
+    step, measure, budgets per run); positions and region in micrometres."""
+
+    search: AutofocusSettings
+    every_s: float
+    duration_s: float
+    positions: tuple[tuple[float, float], ...] | None = None
+    """XY positions, visited in this order at every time point; None: where the stage is."""
+    region: Region | None = None
+    """Where the XY stage may go; None: the positions' bounding box."""
+    clearance_um: float = DEFAULT_CLEARANCE_UM
+
+    def validate(self) -> None:
+        """Raise InputError for anything impossible; called before anything moves."""
+        self.search.validate()
+        for name in ("every_s", "duration_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise InputError(f"{'--every' if name == 'every_s' else '--for'} must be a "
+                                 f"positive number of seconds, got {value:g}")
+        if self.duration_s / self.every_s > self.search.max_frames:
+            raise InputError(f"{self.duration_s:g} s every {self.every_s:g} s is more time points "
+                             f"than the frame budget ({self.search.max_frames}) allows frames")
+        if not (math.isfinite(self.clearance_um) and self.clearance_um >= 0):
+            raise InputError("the clearance must be a non-negative number of micrometres")
+        if self.positions is not None:
+            if not self.positions:
+                raise InputError("the position list is empty")
+            for x, y in self.positions:
+                if not (math.isfinite(x) and math.isfinite(y)):
+                    raise InputError("positions must be finite numbers")
+                if not self.xy_region().contains(x, y):
+                    raise InputError(f"position ({x / 1000:g}, {y / 1000:g}) mm lies outside the region")
+
+    def xy_region(self) -> Region:
+        if self.region is not None:
+            return self.region
+        assert self.positions
+        xs, ys = [p[0] for p in self.positions], [p[1] for p in self.positions]
+        return Region(min(xs), min(ys), max(xs), max(ys))
+
+    def time_points(self) -> list[float]:
+        """Seconds after the start: 0, every, 2 every, ... before ``duration_s``."""
+        count = max(1, math.ceil(self.duration_s / self.every_s - 1e-9))
+        return [k * self.every_s for k in range(count)]
+
+
+@dataclass(frozen=True)
+class TrackRow:
+    """One position at one time point. ``z_um``: the answer (None when not found);
+    ``final_z_um``: where the stage was left (the answer, or where it was returned to);
+    ``method``: which step answered (``track``, ``refocus`` or ``search``); ``jump``: the answer
+    broke the drift model's trend; ``true_z_um``/``error_um``: ground truth, when known."""
+
+    time_point: int
+    time_s: float
+    position: int
+    x_um: float | None
+    y_um: float | None
+    predicted_z_um: float | None
+    z_um: float | None
+    final_z_um: float | None
+    frames: int
+    light_dose_s: float
+    hardware_s: float
+    wall_s: float
+    confidence: float
+    status: str
+    reason_code: str
+    reason: str
+    method: str
+    jump: bool
+    true_z_um: float | None = None
+
+    @property
+    def correction_um(self) -> float | None:
+        if self.z_um is None or self.predicted_z_um is None:
+            return None
+        return self.z_um - self.predicted_z_um
+
+    @property
+    def error_um(self) -> float | None:
+        if self.final_z_um is None or self.true_z_um is None:
+            return None
+        return self.final_z_um - self.true_z_um
+
+    def to_dict(self) -> dict[str, Any]:
+        def r(v: float | None, digits: int = 4) -> float | None:
+            return None if v is None else round(v, digits)
+
+        return {"time_point": self.time_point, "time_s": r(self.time_s, 3), "position": self.position,
+                "x_um": r(self.x_um), "y_um": r(self.y_um), "predicted_z_um": r(self.predicted_z_um),
+                "z_um": r(self.z_um), "correction_um": r(self.correction_um),
+                "final_z_um": r(self.final_z_um), "frames": self.frames,
+                "light_dose_s": r(self.light_dose_s, 6), "hardware_s": r(self.hardware_s, 6),
+                "wall_s": r(self.wall_s, 6), "confidence": r(self.confidence, 3),
+                "status": self.status, "reason_code": self.reason_code, "reason": self.reason,
+                "method": self.method, "jump": self.jump, "true_z_um": r(self.true_z_um),
+                "error_um": r(self.error_um)}
+
+
+LOG_COLUMNS = ("time_point", "time_s", "position", "x_um", "y_um", "predicted_z_um", "z_um",
+               "correction_um", "final_z_um", "frames", "light_dose_s", "hardware_s", "wall_s",
+               "confidence", "status", "reason_code", "reason", "method", "jump", "true_z_um",
+               "error_um")
+"""The log's columns (CSV header, keys of every row's dict)."""
+
+
+@dataclass(frozen=True)
+class TrackLog:
+    """Every row of a time-lapse, in the order they were taken."""
+
+    rows: tuple[TrackRow, ...]
+    every_s: float
+    duration_s: float
+    dof_um: float
+    positions: int = 1
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def summary(self) -> dict[str, Any]:
+        rows = self.rows
+        frames = sum(r.frames for r in rows)
+        errors = [r.error_um for r in rows if r.error_um is not None]
+        rms = math.sqrt(sum(e * e for e in errors) / len(errors)) if errors else None
+        return {"time_points": len({r.time_point for r in rows}), "rows": len(rows),
+                "frames": frames, "frames_per_row": frames / len(rows) if rows else 0.0,
+                "light_dose_s": round(sum(r.light_dose_s for r in rows), 6),
+                "hardware_s": round(sum(r.hardware_s for r in rows), 6),
+                "wall_s": round(sum(r.wall_s for r in rows), 6),
+                "not_found": sum(r.status != "focused" for r in rows),
+                "jumps": sum(r.jump for r in rows),
+                "methods": {m: sum(r.method == m for r in rows) for m in ("track", "refocus", "search")},
+                "rms_error_um": rms, "max_error_um": max((abs(e) for e in errors), default=None)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"every_s": self.every_s, "duration_s": self.duration_s, "dof_um": self.dof_um,
+                "positions": self.positions, "summary": self.summary(), "notes": list(self.notes),
+                "rows": [r.to_dict() for r in self.rows]}
+
+
+def check_log_path(path: Path) -> None:
+    """The log's type from its name (checked before anything moves)."""
+    if path.suffix.lower() not in LOG_SUFFIXES:
+        raise InputError(f"--log {path}: write a .csv or a .json file, not {path.suffix or '(none)'!r}")
+    if path.is_dir():
+        raise InputError(f"--log {path} is a folder; give a file name")
+
+
+def write_log(log: TrackLog, path: Path) -> None:
+    """CSV (one row per position and time point, the columns of :meth:`TrackRow.to_dict`) or
+    JSON (:meth:`TrackLog.to_dict`), by the file's suffix."""
+    check_log_path(path)
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps(log.to_dict(), indent=1))
+        return
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(LOG_COLUMNS))
+        writer.writeheader()
+        for row in log.rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.to_dict().items()})
+
+
+Searcher = Callable[[Microscope, AutofocusSettings, EventHandler | None], FocusResult]
+
+
+def _search(scope: Microscope, settings: AutofocusSettings, on_event: EventHandler | None) -> FocusResult:
+    return run_autofocus(scope, settings, on_event=on_event)
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the run has learned about one position: its drift and its focus peak's height."""
+
+    model: DriftModel = DriftModel()
+    top: float | None = None
+
+
+def track(scope: Microscope, settings: TrackSettings, *, on_event: EventHandler | None = None,
+          on_row: Callable[[TrackRow], None] | None = None,
+          truth: Callable[[], float] | None = None, searcher: Searcher = _search) -> TrackLog:
+    """Run the time-lapse; see the module's description. ``truth`` (optional) says where focus
+    truly is now (a simulator's ground truth), logged beside each answer; ``searcher`` runs one
+    search (the runner by default; tests and benchmarks may wrap it)."""
+    settings.validate()
+    run = _Run(scope, settings, on_event, truth, searcher)
+    targets: Sequence[tuple[float, float] | None] = settings.positions or (None,)
+    known = [Known() for _ in targets]
+    rows: list[TrackRow] = []
+    for k, offset in enumerate(settings.time_points()):
+        try:
+            scope.clock.sleep(run.began + offset - scope.clock.now())  # late (an overrun): at once
+        except Interrupted as exc:
+            _note(exc, f"stopped before time point {k + 1}, the stage at its last focus "
+                  f"({scope.stage.position_um() / 1000:.6f} mm)")
+            raise
+        shift = 0.0  # the jump seen at an earlier position of this round
+        for i, target in enumerate(targets):
+            try:
+                row, known[i], jumped_by = run.one(known[i], target, (k, offset, i), shift)
+            except (AutofocusError, Interrupted) as exc:
+                if run.safe is not None:
+                    run.safe.stop()
+                _note(exc, f"time-lapse stopped at time point {k + 1}, position {i + 1}")
+                raise
+            shift = jumped_by if jumped_by is not None else shift
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    return TrackLog(tuple(rows), settings.every_s, settings.duration_s, run.dof, len(targets))
+
+
+class _Run:
+    """One time-lapse's fixed parts: the microscope, the limits, the start time."""
+
+    def __init__(self, scope: Microscope, settings: TrackSettings, on_event: EventHandler | None,
+                 truth: Callable[[], float] | None, searcher: Searcher) -> None:
+        base = settings.search
+        self.scope, self.settings, self.on_event = scope, settings, on_event
+        self.truth, self.searcher = truth, searcher
+        self.z_lo, self.z_hi = allowed_interval(base, scope.stage.limits_um)
+        self.dof = base.dof_um or scope.depth_of_field_um or base.step_um
+        self.safe = SafeXY(scope, settings.xy_region(), self.z_lo) if settings.positions else None
+        self.began = scope.clock.now()
+
+    def move_to(self, target: tuple[float, float], predicted: float | None) -> None:
+        """XY to the target (when not there), the focus drive below the prediction first."""
+        xy = self.scope.xy_stage
+        if self.safe is None or xy is None:
+            return
+        x_now, y_now = xy.position_um()
+        if math.hypot(target[0] - x_now, target[1] - y_now) > XY_TOLERANCE_UM:
+            below = predicted if predicted is not None else self.z_lo
+            self.safe.move_to(target[0], target[1], below - self.settings.clearance_um)
+
+    def one(self, known: Known, target: tuple[float, float] | None, where: tuple[int, float, int],
+            shift: float) -> tuple[TrackRow, Known, float | None]:
+        """One position at one time point: move there, predict, focus, learn. Returns the row,
+        what is known now, and the jump when there was one."""
+        base, clock = self.settings.search, self.scope.clock
+        predicted = known.model.predict(clock.now() - self.began)
+        if predicted is not None:
+            predicted = min(max(predicted + shift, self.z_lo), self.z_hi)
+        if target is not None:
+            self.move_to(target, predicted)
+        results: list[FocusResult] = []
+        method = "search"
+        if predicted is not None:
+            local = replace(base, strategy=TRACK_STRATEGY, near_um=predicted, dof_um=self.dof,
+                            expected_top=known.top, on_miss="widen")
+            results.append(self.searcher(self.scope, local, self.on_event))
+            method = "track" if results[-1].method.startswith("track") else "refocus"
+        if not results or not results[-1].focused:
+            results.append(self.searcher(self.scope, base, self.on_event))
+            method = "search"
+        result = results[-1]
+        jumped, model, top, jump_um = False, known.model, known.top, None
+        if result.focused and result.best_z_um is not None:
+            now = clock.now() - self.began
+            model, jumped = known.model.observe(now, result.best_z_um, self.dof)
+            top = _learn_top(known.top, result, method, base.mode)
+            trend = known.model.predict(now)
+            if jumped and trend is not None:  # the jump itself, beside this position's trend
+                jump_um = result.best_z_um - trend
+        row = TrackRow(
+            time_point=where[0], time_s=where[1], position=where[2],
+            x_um=None if target is None else target[0], y_um=None if target is None else target[1],
+            predicted_z_um=predicted, z_um=result.best_z_um, final_z_um=result.final_z_um,
+            frames=sum(r.frames for r in results), light_dose_s=sum(r.light_dose_s for r in results),
+            hardware_s=sum(r.hardware_s for r in results), wall_s=sum(r.wall_s for r in results),
+            confidence=result.confidence, status=result.status, reason_code=result.reason_code,
+            reason=result.reason, method=method, jump=jumped,
+            true_z_um=None if self.truth is None else self.truth())
+        return row, Known(model, top), jump_um
+
+
+def _learn_top(top: float | None, result: FocusResult, method: str, mode: str) -> float | None:
+    """The focus peak's height after this answer: a two-frame reading moves it a little, a
+    refocus or a search (frames at the top) sets it; a dip has no top to learn."""
+    if mode == "transparent" or result.method in DIP_METHODS or result.score is None:
+        return None
+    if not (math.isfinite(result.score) and result.score > 0):
+        return top
+    if method == "track" and top is not None:
+        return (1 - TOP_LEARNING) * top + TOP_LEARNING * result.score
+    return result.score
+
+
+def _note(exc: BaseException, text: str) -> None:
+    """Add where the time-lapse stopped to what the exception says about the stages."""
+    state = getattr(exc, "stage_state", "")
+    with suppress(AttributeError):  # an exception type with __slots__: nothing to add to
+        exc.stage_state = f"{state}; {text}" if state else text  # type: ignore[attr-defined]
