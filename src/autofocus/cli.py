@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autofocus import cli_map, cli_recorded
+from autofocus import cli_map, cli_recorded, cli_track
 from autofocus.cli_checks import check_focus_words, check_output_folder, check_plot_path, check_tcp_port
 from autofocus.cli_io import json_error, protect_negative_numbers, silence_stdout
 from autofocus.cli_progress import progress_view
@@ -358,6 +358,7 @@ def gui(port: Annotated[str, typer.Argument(help="sim, a serial port, or tcp://H
 commands_app.command("stack")(cli_recorded.stack)
 commands_app.command("score")(cli_recorded.score)
 commands_app.command("map")(cli_map.map_command)
+commands_app.command("track")(cli_track.track_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

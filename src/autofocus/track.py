@@ -43,8 +43,8 @@ from autofocus.result import FocusResult
 from autofocus.runner import AutofocusSettings, allowed_interval, run_autofocus
 from autofocus.xy import Region, SafeXY
 
-__all__ = ["DriftModel", "TrackLog", "TrackRow", "TrackSettings", "check_log_path", "track",
-           "write_log"]
+__all__ = ["LOG_COLUMNS", "DriftModel", "TrackLog", "TrackRow", "TrackSettings", "check_log_path",
+           "depth_of_field", "track", "write_log"]
 
 TRACK_STRATEGY = "track"
 HISTORY = 8
@@ -67,6 +67,8 @@ bleaches or brightens slowly; one noisy reading must not move it far)."""
 DEFAULT_CLEARANCE_UM = 50.0
 """Before an XY move the focus drive goes this far below the next position's prediction."""
 XY_TOLERANCE_UM = 0.5
+MAX_TIME_POINTS = 1_000_000
+"""A year at half-minute intervals: more is a typing error (and a log that fills memory)."""
 DIP_METHODS = ("dip-fit", "hump-midpoint", "envelope-fit", "refocus-v-fit")
 """Answers that read a transparent specimen's dip: its score at focus is a minimum, no top to
 check two frames against."""
@@ -149,9 +151,9 @@ class TrackSettings:
             if not (math.isfinite(value) and value > 0):
                 raise InputError(f"{'--every' if name == 'every_s' else '--for'} must be a "
                                  f"positive number of seconds, got {value:g}")
-        if self.duration_s / self.every_s > self.search.max_frames:
-            raise InputError(f"{self.duration_s:g} s every {self.every_s:g} s is more time points "
-                             f"than the frame budget ({self.search.max_frames}) allows frames")
+        if self.duration_s / self.every_s > MAX_TIME_POINTS:
+            raise InputError(f"{self.duration_s:g} s every {self.every_s:g} s is more than "
+                             f"{MAX_TIME_POINTS:,} time points; take them less often")
         if not (math.isfinite(self.clearance_um) and self.clearance_um >= 0):
             raise InputError("the clearance must be a non-negative number of micrometres")
         if self.positions is not None:
@@ -298,6 +300,12 @@ def _search(scope: Microscope, settings: AutofocusSettings, on_event: EventHandl
     return run_autofocus(scope, settings, on_event=on_event)
 
 
+def depth_of_field(scope: Microscope, search: AutofocusSettings) -> float:
+    """The width tracking sizes its frames and jumps by: the settings', else the microscope's,
+    else the search's step."""
+    return search.dof_um or scope.depth_of_field_um or search.step_um
+
+
 @dataclass(frozen=True)
 class Known:
     """What the run has learned about one position: its drift and its focus peak's height."""
@@ -349,7 +357,9 @@ class _Run:
         self.scope, self.settings, self.on_event = scope, settings, on_event
         self.truth, self.searcher = truth, searcher
         self.z_lo, self.z_hi = allowed_interval(base, scope.stage.limits_um)
-        self.dof = base.dof_um or scope.depth_of_field_um or base.step_um
+        self.dof = depth_of_field(scope, base)
+        if settings.positions and scope.xy_stage is None:
+            raise InputError("positions need an XY stage, and this microscope has none")
         self.safe = SafeXY(scope, settings.xy_region(), self.z_lo) if settings.positions else None
         self.began = scope.clock.now()
 
