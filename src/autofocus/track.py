@@ -73,6 +73,8 @@ DIP_METHODS = ("dip-fit", "hump-midpoint", "envelope-fit", "refocus-v-fit")
 """Answers that read a transparent specimen's dip: its score at focus is a minimum, no top to
 check two frames against."""
 LOG_SUFFIXES = (".csv", ".json")
+PRECISE = ("refocus-", "track-")
+"""Answers placed from frames at rest near the top (refocus's fit, the two-frame reading)."""
 
 
 @dataclass(frozen=True)
@@ -394,6 +396,15 @@ class _Run:
             results.append(self.searcher(self.scope, base, self.on_event))
             method = "search"
         result = results[-1]
+        if result.focused and result.best_z_um is not None and not result.method.startswith(PRECISE):
+            # A pass-based answer (the first search, a widened refocus) is placed from frames
+            # taken on the move, a fraction of a depth of field off at times: a refocus from it
+            # (3-4 frames at rest) places it as well as the two-frame steps that follow it will,
+            # and measures the peak's height at rest, which they are checked against.
+            near = min(max(result.best_z_um, self.z_lo), self.z_hi)
+            polish = replace(base, strategy="refocus", near_um=near, dof_um=self.dof, on_miss="fail")
+            results.append(self.searcher(self.scope, polish, self.on_event))
+            result = results[-1] if results[-1].focused else result
         jumped, model, top, jump_um = False, known.model, known.top, None
         if result.focused and result.best_z_um is not None:
             now = clock.now() - self.began
