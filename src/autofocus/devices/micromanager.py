@@ -14,7 +14,7 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,7 @@ __all__ = ["MMCamera", "MMStage", "MMXYStage", "open_core_microscope"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+L = TypeVar("L")
 
 
 def _call(error: type[Exception], what: str, action: Callable[[], T]) -> T:
@@ -40,50 +41,51 @@ def _call(error: type[Exception], what: str, action: Callable[[], T]) -> T:
         raise error(f"Micro-Manager: {what} failed: {exc}") from exc
 
 
-class MMStage:
-    """A Micro-Manager single-axis stage (by default the core's current focus device).
+class _CoreDevice:
+    """One device of the core: the one named by ``label``, or else the core's current device of
+    its kind (read at each call, as Micro-Manager's own calls do)."""
 
-    ``label=None`` follows the core's *current* focus device at each call, as Micro-Manager's own
-    ``setPosition(z)`` does. Micro-Manager has no travel-limit API for focus stages, so limits are
-    whatever the caller knows (default: unbounded; the runner still confines every move to the
-    search range).
-    """
+    _kind = ""
+    """What the device is, in the error when there is none."""
+    _getter, _setter = "", ""
+    """The core's calls that read and set its current device of this kind."""
+    _error: type[Exception] = StageError
 
-    def __init__(
-        self,
-        core: CMMCorePlus,
-        label: str | None = None,
-        limits_um: tuple[float, float] = (-math.inf, math.inf),
-    ) -> None:
+    def __init__(self, core: CMMCorePlus, label: str | None = None) -> None:
         self._core = core
         self._label = label
-        self._limits = limits_um
+
+    def _label_or_current(self) -> str:
+        return self._label or str(getattr(self._core, self._getter)())
 
     @property
     def label(self) -> str:
-        label = self._label or str(self._core.getFocusDevice())
+        label = self._label_or_current()
         if not label:
-            raise StageError("Micro-Manager: no focus device is set (core.setFocusDevice)")
+            raise self._error(f"Micro-Manager: no {self._kind} is set (core.{self._setter})")
         return label
 
+
+class _CoreStage(_CoreDevice, Generic[L]):
+    """A stage of the core: limits are whatever the caller knows (Micro-Manager has no portable
+    limit query), every move waits for the device, and a failing stop is only logged."""
+
+    def __init__(self, core: CMMCorePlus, label: str | None, limits_um: L) -> None:
+        super().__init__(core, label)
+        self._limits = limits_um
+
     @property
-    def limits_um(self) -> tuple[float, float]:
+    def limits_um(self) -> L:
         return self._limits
 
-    def position_um(self) -> float:
-        label = self.label
-        return float(_call(StageError, f"getPosition({label!r})", lambda: self._core.getPosition(label)))
-
-    def move_to_um(self, z_um: float) -> None:
-        label = self.label
-        _call(StageError, f"setPosition({label!r}, {z_um:g})", lambda: self._core.setPosition(label, z_um))
+    def _wait(self, label: str) -> None:
         _call(StageError, f"waitForDevice({label!r})", lambda: self._core.waitForDevice(label))
 
     def stop(self) -> None:
-        # Many focus drives do not implement Stop (DEVICE_UNSUPPORTED_COMMAND) and every move here
+        # Many drives do not implement Stop (DEVICE_UNSUPPORTED_COMMAND) and every move here
         # already waited for the device, so a failing stop is logged rather than raised: raising
         # would make the runner believe the stage cannot be returned to its start.
-        label = self._label or str(self._core.getFocusDevice())
+        label = self._label_or_current()
         if not label:
             return
         try:
@@ -92,10 +94,41 @@ class MMStage:
             logger.debug("Micro-Manager stop(%r) not available: %s", label, exc)
 
 
-class MMXYStage:
+class MMStage(_CoreStage[tuple[float, float]]):
+    """A Micro-Manager single-axis stage (by default the core's current focus device).
+
+    ``label=None`` follows the core's *current* focus device at each call, as Micro-Manager's own
+    ``setPosition(z)`` does. Micro-Manager has no travel-limit API for focus stages, so limits are
+    whatever the caller knows (default: unbounded; the runner still confines every move to the
+    search range).
+    """
+
+    _kind, _getter, _setter = "focus device", "getFocusDevice", "setFocusDevice"
+
+    def __init__(
+        self,
+        core: CMMCorePlus,
+        label: str | None = None,
+        limits_um: tuple[float, float] = (-math.inf, math.inf),
+    ) -> None:
+        super().__init__(core, label, limits_um)
+
+    def position_um(self) -> float:
+        label = self.label
+        return float(_call(StageError, f"getPosition({label!r})", lambda: self._core.getPosition(label)))
+
+    def move_to_um(self, z_um: float) -> None:
+        label = self.label
+        _call(StageError, f"setPosition({label!r}, {z_um:g})", lambda: self._core.setPosition(label, z_um))
+        self._wait(label)
+
+
+class MMXYStage(_CoreStage[tuple[tuple[float, float], tuple[float, float]]]):
     """A Micro-Manager XY stage (by default the core's current XY stage device). Limits: what
     the caller knows (Micro-Manager has no portable XY limit query); the focus map still keeps
     every move inside its region."""
+
+    _kind, _getter, _setter = "XY stage", "getXYStageDevice", "setXYStageDevice"
 
     def __init__(
         self,
@@ -104,20 +137,7 @@ class MMXYStage:
         limits_um: tuple[tuple[float, float], tuple[float, float]] = ((-math.inf, math.inf),
                                                                       (-math.inf, math.inf)),
     ) -> None:
-        self._core = core
-        self._label = label
-        self._limits = limits_um
-
-    @property
-    def label(self) -> str:
-        label = self._label or str(self._core.getXYStageDevice())
-        if not label:
-            raise StageError("Micro-Manager: no XY stage is set (core.setXYStageDevice)")
-        return label
-
-    @property
-    def limits_um(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        return self._limits
+        super().__init__(core, label, limits_um)
 
     def position_um(self) -> tuple[float, float]:
         label = self.label
@@ -128,35 +148,18 @@ class MMXYStage:
         label = self.label
         _call(StageError, f"setXYPosition({label!r}, {x_um:g}, {y_um:g})",
               lambda: self._core.setXYPosition(label, x_um, y_um))
-        _call(StageError, f"waitForDevice({label!r})", lambda: self._core.waitForDevice(label))
-
-    def stop(self) -> None:
-        label = self._label or str(self._core.getXYStageDevice())
-        if not label:
-            return
-        try:
-            self._core.stop(label)
-        except Exception as exc:  # as for the focus drive: moves already waited
-            logger.debug("Micro-Manager stop(%r) not available: %s", label, exc)
+        self._wait(label)
 
 
-class MMCamera:
+class MMCamera(_CoreDevice):
     """A Micro-Manager camera (by default the core's current camera).
 
     With an explicit ``label`` that is not the current camera, the current camera is switched for
     the snap and switched back, because ``snapImage`` acts on the current camera only.
     """
 
-    def __init__(self, core: CMMCorePlus, label: str | None = None) -> None:
-        self._core = core
-        self._label = label
-
-    @property
-    def label(self) -> str:
-        label = self._label or str(self._core.getCameraDevice())
-        if not label:
-            raise CameraError("Micro-Manager: no camera is set (core.setCameraDevice)")
-        return label
+    _kind, _getter, _setter = "camera", "getCameraDevice", "setCameraDevice"
+    _error = CameraError
 
     @property
     def exposure_s(self) -> float:
