@@ -27,6 +27,7 @@ __all__ = [
     "Stage",
     "StageError",
     "SystemClock",
+    "TwoAxisXYStage",
     "XYStage",
 ]
 
@@ -72,6 +73,41 @@ class XYStage(Protocol):
     def stop(self) -> None:
         """Stop both axes now. Must not raise when the stage is already idle."""
         ...
+
+
+class TwoAxisXYStage:
+    """Two single-axis stages moving as one :class:`XYStage`, for libraries whose X and Y are
+    separate devices or axes (Zaber's daisy chain, python-microscope's named axes).
+
+    Both targets are checked against the axes' limits before either axis moves, so a refused Y
+    never leaves X moved; then X moves, then Y, each to the end of its move (one axis at a time
+    keeps every path inside the rectangle of the two end points). ``name`` starts the refusal's
+    message; ``axes`` names X and Y in it."""
+
+    def __init__(self, x: Stage, y: Stage, name: str, axes: tuple[str, str] = ("X", "Y")) -> None:
+        self._x, self._y = x, y
+        self._name = name
+        self._axes = axes
+
+    @property
+    def limits_um(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        return (self._x.limits_um, self._y.limits_um)
+
+    def position_um(self) -> tuple[float, float]:
+        return (self._x.position_um(), self._y.position_um())
+
+    def move_to_um(self, x_um: float, y_um: float) -> None:
+        for axis, name, target in ((self._x, self._axes[0], x_um), (self._y, self._axes[1], y_um)):
+            lo, hi = axis.limits_um
+            if not lo <= target <= hi:
+                raise LimitError(f"{self._name}: {target:.3f} um is outside axis {name!r} "
+                                 f"limits {lo:.3f}..{hi:.3f} um")
+        self._x.move_to_um(x_um)
+        self._y.move_to_um(y_um)
+
+    def stop(self) -> None:
+        self._x.stop()
+        self._y.stop()
 
 
 @runtime_checkable

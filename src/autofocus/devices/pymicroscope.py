@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from autofocus.clock import SystemClock
-from autofocus.devices.base import Microscope
+from autofocus.devices.base import Microscope, TwoAxisXYStage
 from autofocus.errors import CameraError, InputError, LimitError, StageError
 from autofocus.frames import Frame
 
@@ -146,35 +146,16 @@ class PyMicroscopeStage:
         """python-microscope's stage interface has no stop; moves here have already finished."""
 
 
-class PyMicroscopeXYStage:
+class PyMicroscopeXYStage(TwoAxisXYStage):
     """Two axes of a python-microscope stage (default ``x`` and ``y``) as our :class:`XYStage`;
-    each is a :class:`PyMicroscopeStage`, so limits are refused rather than clipped and every move
-    waits until the axis arrives. X moves first, then Y."""
+    each is a :class:`PyMicroscopeStage`, so limits are refused rather than clipped (both before
+    either axis moves) and every move waits until the axis arrives. X moves first, then Y."""
 
     def __init__(self, stage: Any, x_axis: str = "x", y_axis: str = "y", *, unit_um: float = 1.0,
                  tolerance_um: float = 0.1, timeout_s: float = 10.0) -> None:
-        self._x, self._y = (PyMicroscopeStage(stage, name, unit_um=unit_um, tolerance_um=tolerance_um,
-                                              timeout_s=timeout_s) for name in (x_axis, y_axis))
-
-    @property
-    def limits_um(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        return (self._x.limits_um, self._y.limits_um)
-
-    def position_um(self) -> tuple[float, float]:
-        return (self._x.position_um(), self._y.position_um())
-
-    def move_to_um(self, x_um: float, y_um: float) -> None:
-        # Both targets checked before either axis moves: a refused Y must not leave X moved.
-        for axis, target in ((self._x, x_um), (self._y, y_um)):
-            lo, hi = axis.limits_um
-            if not lo <= target <= hi:
-                raise LimitError(f"python-microscope: {target:.3f} um is outside axis {axis.axis!r} "
-                                 f"limits {lo:.3f}..{hi:.3f} um")
-        self._x.move_to_um(x_um)
-        self._y.move_to_um(y_um)
-
-    def stop(self) -> None:
-        """No stop in python-microscope's stage interface; moves here have already finished."""
+        x, y = (PyMicroscopeStage(stage, name, unit_um=unit_um, tolerance_um=tolerance_um,
+                                  timeout_s=timeout_s) for name in (x_axis, y_axis))
+        super().__init__(x, y, "python-microscope", (x_axis, y_axis))
 
 
 class PyMicroscopeCamera:

@@ -17,6 +17,7 @@ from pathlib import Path
 from zaber_motion import MotionLibException
 from zaber_motion.ascii import Connection
 
+from autofocus.devices.base import TwoAxisXYStage
 from autofocus.devices.zaber import (
     ZaberStage,
     configure_library,
@@ -31,28 +32,13 @@ from autofocus.devices.zaber_errors import translated
 __all__ = ["ZaberXYStage", "open_zaber_xyz"]
 
 
-class ZaberXYStage:
-    """Two single-axis Zaber devices moving as one XY stage (X first, then Y, each to the end
-    of its move: the moves are short, and one axis at a time keeps every path inside the
-    rectangle of the two end points)."""
+class ZaberXYStage(TwoAxisXYStage):
+    """Two single-axis Zaber devices moving as one XY stage: both targets checked against the
+    limits before either moves, then X, then Y, each to the end of its move (the moves are
+    short, and one axis at a time keeps every path inside the rectangle of the two end points)."""
 
     def __init__(self, x: ZaberStage, y: ZaberStage) -> None:
-        self._x, self._y = x, y
-
-    @property
-    def limits_um(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        return (self._x.limits_um, self._y.limits_um)
-
-    def position_um(self) -> tuple[float, float]:
-        return (self._x.position_um(), self._y.position_um())
-
-    def move_to_um(self, x_um: float, y_um: float) -> None:
-        self._x.move_to_um(x_um)
-        self._y.move_to_um(y_um)
-
-    def stop(self) -> None:
-        self._x.stop()
-        self._y.stop()
+        super().__init__(x, y, "Zaber XY stage")
 
 
 def _open_axis(connection: Connection, port: str, device: int, axis: int,

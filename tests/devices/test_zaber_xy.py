@@ -1,0 +1,50 @@
+"""Zaber's X and Y devices as one XY stage, through the real Zaber Motion Library over TCP to a
+simulated chain of X, Y and Z controllers (the shared two-axis stage of ``devices.base``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("zaber_motion")
+
+from tests.devices.test_zaber import zaber_env
+
+from autofocus.devices.base import XYStage
+from autofocus.devices.zaber_xy import open_zaber_xyz
+from autofocus.errors import LimitError
+from autofocus.sim.zaber_chain import SimZaberChain, xyz_chain
+from autofocus.sim.zaber_protocol import SIM_NATIVE_UNIT_UM
+from autofocus.sim.zaber_server import ZaberDeviceServer
+
+__all__ = ["zaber_env"]
+
+
+@pytest.fixture
+def chain() -> Iterator[tuple[SimZaberChain, str]]:
+    chain = xyz_chain(xy_start_um=(5_000.0, 5_000.0), time_scale=0.05)
+    server = ZaberDeviceServer(chain, "tcp").start()
+    try:
+        yield chain, server.url
+    finally:
+        server.stop()
+
+
+def test_x_then_y_and_a_refused_target_moves_neither_axis(chain: tuple[SimZaberChain, str]) -> None:
+    sim, url = chain
+    _z, xy, close = open_zaber_xyz(url, native_unit_um=SIM_NATIVE_UNIT_UM)
+    try:
+        assert isinstance(xy, XYStage)
+        (_, x_hi), (_, y_hi) = xy.limits_um
+        xy.move_to_um(12_000.0, 8_000.0)
+        assert xy.position_um() == pytest.approx((12_000.0, 8_000.0), abs=SIM_NATIVE_UNIT_UM)
+        x_moves, y_moves = len(sim.moves_of(1)), len(sim.moves_of(2))
+        assert x_moves == y_moves == 1
+        for target in ((x_hi / 2, y_hi + 1_000.0), (x_hi + 1_000.0, y_hi / 2)):
+            with pytest.raises(LimitError, match="Zaber XY stage"):
+                xy.move_to_um(*target)
+        assert (len(sim.moves_of(1)), len(sim.moves_of(2))) == (x_moves, y_moves)  # nothing sent
+        assert xy.position_um() == pytest.approx((12_000.0, 8_000.0), abs=SIM_NATIVE_UNIT_UM)
+    finally:
+        close()
