@@ -4,12 +4,12 @@ raising one :class:`InputError` line."""
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from pathlib import Path
 
-from autofocus.connect import ConnectOptions, split_camera_spec
+from autofocus.connect import ConnectOptions, opencv_file
+from autofocus.devices.ports import check_native_unit
 from autofocus.errors import InputError
 from autofocus.frames import Roi
 
@@ -62,13 +62,8 @@ def check_tcp_port(port: int) -> None:
 def check_camera_file(spec: str) -> None:
     """An OpenCV camera that names a file must name one that exists (a GenTL producer's path is
     the genicam backend's to check, after it has said whether its extra is installed)."""
-    family, argument = split_camera_spec(spec)
-    target = argument.partition("?")[0]
-    if not target:
-        return
-    if family == "opencv" and (target.isdigit() or "://" in target or target.startswith("/dev/")):
-        return
-    if family == "opencv" and not Path(target).exists():
+    target = opencv_file(spec)
+    if target is not None and not Path(target).exists():
         raise InputError(f"--camera {spec}: no such file {target}")
 
 
@@ -91,9 +86,7 @@ def check_focus_words(options: ConnectOptions, port: str, roi: Roi | None, seed:
             raise InputError(f"--device must be a Zaber device number 1..99, got {options.device}")
         if not 1 <= options.axis <= 9:
             raise InputError(f"--axis must be an axis number 1..9, got {options.axis}")
-    unit = options.native_unit_um
-    if unit is not None and not (math.isfinite(unit) and 1e-3 <= unit <= 1e3):
-        raise InputError(f"--native-unit-um {unit:g} is not a plausible native unit: give the "
-                         "stage's microstep size or encoder resolution, 0.001 to 1000 micrometres")
+    if options.native_unit_um is not None:
+        check_native_unit(options.native_unit_um)
     check_camera_file(options.camera)
     check_roi_on_sim(roi, options, port)

@@ -24,11 +24,13 @@ __all__ = [
     "ConnectOptions",
     "Connection",
     "check_port",
+    "check_sim_camera",
     "load_backend",
     "open_camera",
     "open_microscope",
     "open_stage",
     "open_stage_xy",
+    "opencv_file",
     "split_camera_spec",
 ]
 
@@ -79,13 +81,10 @@ def check_sim_camera(port: str, camera_spec: str, strategy: str) -> None:
     do not change with z, so a search that narrows in on a peak never settles. Allowed: a video
     file (a recorded sweep replayed frame by frame), and ``sweep``, which takes a fixed number of
     frames (a way to try a camera without a stage)."""
-    family, argument = split_camera_spec(camera_spec)
+    family, _ = split_camera_spec(camera_spec)
     if port != "sim" or family in ("auto", "sim") or strategy == "sweep":
         return
-    target = argument.partition("?")[0]
-    is_file = family == "opencv" and target and not target.isdigit() and not target.startswith("/dev/") \
-        and "://" not in target
-    if not is_file:
+    if opencv_file(camera_spec) is None:
         raise InputError(
             f"PORT sim moves a simulated stage, which camera {camera_spec!r} cannot see: use --camera sim "
             "with PORT sim, a real stage PORT with a real camera, --strategy sweep to try the camera, "
@@ -149,6 +148,17 @@ def open_stage_xy(port: str, options: ConnectOptions) -> tuple[Stage, XYStage, C
         device_db=options.device_db, native_unit_um=options.native_unit_um,
     )
     return stage, xy, close
+
+
+def opencv_file(spec: str) -> str | None:
+    """The video file or image sequence an ``opencv:`` camera names; None for any other camera
+    (an index, a ``/dev/`` device, a stream URL, another family)."""
+    family, argument = split_camera_spec(spec)
+    target = argument.partition("?")[0]
+    if family != "opencv" or not target or target.isdigit() or target.startswith("/dev/") \
+            or "://" in target:
+        return None
+    return target
 
 
 def split_camera_spec(spec: str) -> tuple[str, str]:

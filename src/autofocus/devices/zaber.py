@@ -38,7 +38,7 @@ from zaber_motion import (
 )
 from zaber_motion.ascii import Axis, Connection, Device
 
-from autofocus.devices.ports import tcp_address
+from autofocus.devices.ports import check_native_unit, tcp_address
 from autofocus.devices.zaber_errors import stage_error, translated
 from autofocus.errors import InputError, LimitError, StageError
 from autofocus.interrupt import annotate, signals_deferred
@@ -316,19 +316,6 @@ def plan_units(device: Device, axis: Axis, native_unit_um: float | None, db_prob
         "--native-unit-um UM (the stage's native unit in micrometres: 'microstep size' or "
         "'encoder resolution' on its datasheet)"
     )
-
-
-NATIVE_UNIT_RANGE_UM = (1e-3, 1e3)
-"""Plausible micrometres per native unit: from 1 nm (fine encoders) to 1 mm (coarse steppers)."""
-
-
-def check_native_unit(native_unit_um: float) -> None:
-    lo, hi = NATIVE_UNIT_RANGE_UM
-    if not (math.isfinite(native_unit_um) and lo <= native_unit_um <= hi):
-        raise InputError(
-            f"--native-unit-um {native_unit_um:g} is not a plausible native unit: give the stage's "
-            f"microstep size or encoder resolution, between {lo:g} and {hi:g} micrometres"
-        )
 
 
 def home_if_needed(axis: Axis, connection: Connection, units: UnitPlan) -> None:
