@@ -56,6 +56,26 @@ def test_bad_settings_are_rejected_before_anything_moves(overrides: dict[str, ob
     assert sim.stage.commanded == []
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"dof_um": 0.0}, "depth of field"),
+        ({"dof_um": float("inf")}, "depth of field"),
+        ({"on_miss": "retry"}, "on_miss"),
+        ({"layer": "middle"}, "layer"),
+        ({"expected_top": -1.0}, "expected score"),
+    ],
+)
+def test_the_search_space_checks_its_settings_when_they_are_validated(
+        overrides: dict[str, object], message: str) -> None:
+    # One owner (SearchSpace), asked by validate(): the command line refuses these before it
+    # connects to anything, with the same words as the library's own path.
+    with pytest.raises(InputError, match=message):
+        sweep_settings(**overrides).validate()
+    with pytest.raises(InputError, match=message):
+        SearchSpace(9_950.0, 10_050.0, 5.0, 10_000.0, **overrides)  # type: ignore[arg-type]
+
+
 def test_range_outside_the_travel_is_rejected_before_moving() -> None:
     sim = small_sim()
     with pytest.raises(InputError, match="outside the stage's travel"):

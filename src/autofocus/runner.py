@@ -31,7 +31,7 @@ from autofocus.layers import check_layer
 from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
 from autofocus.result import FocusResult
-from autofocus.search import DEFAULT_STRATEGY, ON_MISS, OnMiss, SearchSpace, get_strategy, run_strategy
+from autofocus.search import DEFAULT_STRATEGY, OnMiss, SearchSpace, get_strategy, run_strategy
 
 __all__ = ["AutofocusSettings", "FrameHandler", "HardwareProbe", "ReturnOutcome", "allowed_interval",
            "return_to", "run_autofocus"]
@@ -98,8 +98,10 @@ class AutofocusSettings:
             raise InputError(
                 f"start ({self.start_um / 1000:g} mm) must be below end ({self.end_um / 1000:g} mm)"
             )
-        if self.step_um <= 0:
-            raise InputError("step must be positive")
+        # step, layer, depth of field, on_miss and the expected score: their owner is the search
+        # space (its checks raise here, before anything opens, as well as on the library's path)
+        SearchSpace(self.start_um, self.end_um, self.step_um, self.start_um, layer=check_layer(self.layer),
+                    dof_um=self.dof_um, on_miss=self.on_miss, expected_top=self.expected_top)
         if self.step_um > self.end_um - self.start_um:
             raise InputError("step is larger than the range: there would be nothing to compare")
         if self.settle_s < 0 or self.backlash_um < 0:
@@ -110,13 +112,8 @@ class AutofocusSettings:
         if self.near_um is not None and not self.start_um <= self.near_um <= self.end_um:
             raise InputError(f"the expected focus {self.near_um / 1000:g} mm lies outside the range "
                              f"{self.start_um / 1000:g}..{self.end_um / 1000:g} mm")
-        if self.dof_um is not None and not (math.isfinite(self.dof_um) and self.dof_um > 0):
-            raise InputError("the depth of field must be a positive number")
-        if self.on_miss not in ON_MISS:
-            raise InputError(f"on_miss must be one of {', '.join(ON_MISS)}")
         get_strategy(self.strategy)
         self.score_functions()  # metric, blur, roi and downsample: checked by their owner, metrics
-        # layer and depth of field: checked by their owner, SearchSpace (before anything moves)
 
     def check_plan_fits(self) -> None:
         """Refuse, before anything moves, a plan that cannot fit its budgets: a step grid with
