@@ -24,6 +24,7 @@ import useq
 from tests.conftest import small_sim
 
 from autofocus.curve import FocusCurve
+from autofocus.errors import FocusNotFound
 from autofocus.micromanager import AutofocusCore, SoftwareAutofocus, install_software_autofocus
 from autofocus.mm_refocus import METADATA_KEY, PositionFocus, Spot, answered_by, spot_of
 from autofocus.result import FocusResult
@@ -253,3 +254,16 @@ def test_answered_by_names_the_search_that_placed_the_answer() -> None:
     assert answered_by(result("focused", 1.0, "refocus", "gaussian-fit")) == "coarse-to-fine"
     assert answered_by(result("focused", 1.0, "brent", "parabola-fit")) == "brent"
     assert answered_by(result("not_found", None)) == ""
+
+
+def test_full_focus_not_found_raises_with_the_results_reason_code(core: AutofocusCore,
+                                                                  slide: SimulatedSlide,
+                                                                  bumps: Bumps) -> None:
+    device = install(core, slide)
+    x_um, _ = core.getXYPosition()
+    bumps.steps[x_um] = 3_000.0  # the specimen far beyond the search range: an empty field
+    with pytest.raises(FocusNotFound) as caught:
+        device.full_focus(core)
+    assert device.last_result is not None and not device.last_result.focused
+    assert caught.value.kind == device.last_result.reason_code == "flat"  # not the message text
+    assert caught.value.reason == device.last_result.reason

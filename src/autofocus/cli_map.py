@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autofocus.errors import InputError
+from autofocus.errors import EXIT_FOCUSED, EXIT_NOT_FOUND, InputError
 from autofocus.focusmap import (
     DEFAULT_OUTLIER_FLOOR_UM,
     DEFAULT_WINDOW_UM,
@@ -194,7 +194,7 @@ def map_command(
         print(json.dumps(focus_map.to_dict() | extra))
     else:
         print(summary(focus_map, len(tiles), out))
-    raise typer.Exit(0 if focus_map.ok else 1)
+    raise typer.Exit(EXIT_FOCUSED if focus_map.ok else EXIT_NOT_FOUND)
 
 
 def summary(focus_map: FocusMap, tiles: int, out: Path) -> str:

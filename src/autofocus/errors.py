@@ -47,9 +47,9 @@ class AutofocusError(Exception):
 
     exit_code = EXIT_HARDWARE
     stage_state = ""
+    """Where the failure left the stage, set by the runner (shown after the message)."""
     stage_position_um: float | None = None
     """Where the stage truly is after the failure, when it answered (set with ``stage_state``)."""
-    """Where the failure left the stage, set by the runner (shown after the message)."""
 
     def describe(self) -> str:
         """One line for a person: the message and where the stage is now."""

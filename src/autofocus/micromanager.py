@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from autofocus.devices.micromanager import MMCamera, MMStage, open_core_microscope
-from autofocus.errors import AutofocusError, FocusNotFound, InputError
+from autofocus.errors import AutofocusError, FocusNotFound, InputError, ReasonCode
 from autofocus.events import EventHandler
 from autofocus.metrics import METRICS, make_metric
 from autofocus.mm_refocus import AutofocusEngine, PositionFocus
@@ -205,7 +205,7 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         self.last_result = result
         self.positions.record(result, start_z, prior)
         if not result.focused:
-            raise FocusNotFound(result.reason)
+            raise FocusNotFound(result.reason, cast(ReasonCode, result.reason_code or "unresolved"))
         offset = self._number(OFFSET)
         if offset and result.final_z_um is not None:
             MMStage(core).move_to_um(result.final_z_um + offset)

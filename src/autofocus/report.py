@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from PIL import Image
 
 from autofocus.errors import OutputError
-from autofocus.frames import Frame
+from autofocus.frames import Frame, to_grey
 from autofocus.metrics import median_blur, prepare
 from autofocus.result import FocusResult
 from autofocus.stack import StackResult, output_stem, write_csv
@@ -154,7 +154,7 @@ class StepImageWriter:
         fig.canvas.draw()
         rgba = np.asarray(fig.canvas.buffer_rgba())  # type: ignore[attr-defined]
         plt.close(fig)
-        gray = cv2.cvtColor(rgba, cv2.COLOR_RGBA2GRAY)
+        gray = to_grey(rgba, "RGB")
         return cv2.resize(gray, (self.PANEL_WIDTH, height), interpolation=cv2.INTER_AREA)
 
 

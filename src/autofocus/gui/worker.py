@@ -19,7 +19,7 @@ from collections.abc import Callable
 from qtpy.QtCore import QThread, Signal
 
 from autofocus.devices.base import Microscope
-from autofocus.errors import AutofocusError
+from autofocus.errors import EXIT_NOT_FOUND, AutofocusError
 from autofocus.frames import Frame
 from autofocus.runner import AutofocusSettings, run_autofocus
 
@@ -27,7 +27,7 @@ from autofocus.runner import AutofocusSettings, run_autofocus
 class SearchStopped(AutofocusError):
     """The user pressed Stop; the runner returned the stage to its start."""
 
-    exit_code = 1
+    exit_code = EXIT_NOT_FOUND
 
 
 class SearchThread(QThread):  # type: ignore[misc]  # Qt is opaque to mypy here
