@@ -3,7 +3,9 @@
 Floors (import only downwards or sideways; see the README's *Layout*): a module may import
 modules of its own floor or any floor below it. ``sim`` sits beside the devices but is a test and
 demo fixture, so only the composition root (``connect``), the faces and ``sim`` itself may import
-it; and nothing below the command line imports ``cli`` or ``connect``.
+it; nothing below the command line imports ``cli`` or ``connect``; and the workflows on recorded
+data (``stack``, ``batch``) never import the hardware runner. Every check is a function of a module
+table, so the tests at the end show each one failing on a small bad package written for it.
 """
 
 from __future__ import annotations
@@ -42,41 +44,51 @@ ONLY_IMPORTED_BY: dict[str, tuple[str, ...]] = {
     "cli": ("cli", "cli_*"),
     "cli_*": ("cli", "cli_*"),
 }
+# Modules that must not import some modules of lower floors: the workflows on recorded data never
+# reach the hardware runner (they share the events, frames and readers below it instead).
+HARDWARE = ("runner", "hardware_probe", "xy", "connect")
+NEVER_IMPORTS: dict[str, tuple[str, ...]] = {"stack": HARDWARE, "batch": HARDWARE}
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+def module_name(path: Path, root: Path = PACKAGE) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def source_files() -> list[Path]:
-    return sorted(PACKAGE.rglob("*.py"))
+def source_files(root: Path = PACKAGE) -> list[Path]:
+    return sorted(root.rglob("*.py"))
 
 
-MODULES = {module_name(path): path for path in source_files()}
+def modules_of(root: Path) -> dict[str, Path]:
+    """Module name (relative to ``autofocus``) -> file, for the package at ``root`` (the real
+    one, or a small bad example written by a test)."""
+    return {module_name(path, root): path for path in source_files(root)}
 
 
-def resolve(name: str) -> str | None:
+MODULES = modules_of(PACKAGE)
+
+
+def resolve(name: str, modules: dict[str, Path] = MODULES) -> str | None:
     """``autofocus.x.y`` -> the module ``x.y`` (or its package), None outside the package."""
     if name != "autofocus" and not name.startswith("autofocus."):
         return None
     relative = name.removeprefix("autofocus").removeprefix(".")
-    while relative and relative not in MODULES:
+    while relative and relative not in modules:
         relative = relative.rpartition(".")[0]
     return relative
 
 
-def imports_of(module: str) -> Iterator[tuple[int, str]]:
+def imports_of(module: str, modules: dict[str, Path] = MODULES) -> Iterator[tuple[int, str]]:
     """(line, imported module) for every import of the package in ``module``, also the lazy
     ones inside functions and under TYPE_CHECKING."""
-    path = MODULES[module]
+    path = modules[module]
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if (target := resolve(alias.name)) is not None:
+                if (target := resolve(alias.name, modules)) is not None:
                     yield node.lineno, target
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
@@ -86,7 +98,8 @@ def imports_of(module: str) -> Iterator[tuple[int, str]]:
                 base = ".".join([*anchor, base] if base else anchor)
             for alias in node.names:
                 # ``from autofocus import cli_recorded`` imports a module, not a name.
-                target = resolve(f"{base}.{alias.name}") if alias.name != "*" else resolve(base)
+                target = (resolve(f"{base}.{alias.name}", modules) if alias.name != "*"
+                          else resolve(base, modules))
                 if target is not None:
                     yield node.lineno, target
 
@@ -102,19 +115,15 @@ def floor_of(module: str) -> int:
     raise AssertionError(f"autofocus.{module} has no floor: add it to FLOORS in {__file__}")
 
 
-def graph() -> dict[str, set[str]]:
-    return {m: {t for _, t in imports_of(m) if t != m} for m in MODULES}
+def graph(modules: dict[str, Path] = MODULES) -> dict[str, set[str]]:
+    return {m: {t for _, t in imports_of(m, modules) if t != m} for m in modules}
 
 
-def test_every_module_has_a_floor() -> None:
-    for module in MODULES:
-        floor_of(module)
-
-
-def test_imports_point_down() -> None:
+def wrong_imports(modules: dict[str, Path] = MODULES) -> list[str]:
+    """Every import that points up a floor, or into a module its importer may not use."""
     wrong: list[str] = []
-    for module in MODULES:
-        for line, target in imports_of(module):
+    for module in modules:
+        for line, target in imports_of(module, modules):
             if target == module or target == "":
                 continue  # the package itself is never imported for its names from inside
             where = f"autofocus.{module or '__init__'}:{line} imports autofocus.{target}"
@@ -124,6 +133,25 @@ def test_imports_point_down() -> None:
             for pattern, allowed in ONLY_IMPORTED_BY.items():
                 if fnmatchcase(target, pattern) and not matches(module, allowed):
                     wrong.append(f"{where} (only {', '.join(allowed)} may)")
+            for pattern, forbidden in NEVER_IMPORTS.items():
+                if fnmatchcase(module, pattern) and matches(target, forbidden):
+                    wrong.append(f"{where} ({pattern} never imports {', '.join(forbidden)})")
+    return wrong
+
+
+def oversized(modules: dict[str, Path] = MODULES) -> list[str]:
+    sizes = {module: len(path.read_text().splitlines()) for module, path in modules.items()}
+    return [f"autofocus.{m or '__init__'} has {n} lines (limit {MAX_LINES})"
+            for m, n in sizes.items() if n > MAX_LINES]
+
+
+def test_every_module_has_a_floor() -> None:
+    for module in MODULES:
+        floor_of(module)
+
+
+def test_imports_point_down() -> None:
+    wrong = wrong_imports()
     assert not wrong, "\n".join(wrong)
 
 
@@ -157,10 +185,9 @@ def test_no_import_cycles() -> None:
     assert cycle is None, " -> ".join(f"autofocus.{m}" for m in cycle)
 
 
-@pytest.mark.parametrize("path", source_files(), ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_modules_stay_small(path: Path) -> None:
-    lines = len(path.read_text().splitlines())
-    assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE)} has {lines} lines (limit {MAX_LINES})"
+def test_modules_stay_small() -> None:
+    too_long = oversized()
+    assert not too_long, "\n".join(too_long)
 
 
 def test_the_checker_sees_wrong_imports() -> None:
@@ -171,3 +198,67 @@ def test_the_checker_sees_wrong_imports() -> None:
     assert "sim.zaber_server" in edges["cli"]  # a lazy import inside a function
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert floor_of("devices.zaber") < floor_of("metrics") < floor_of("runner") < floor_of("cli")
+
+
+def write_package(root: Path, files: dict[str, str]) -> dict[str, Path]:
+    """A small ``autofocus`` package under ``root`` (module path -> source), as the checks see it."""
+    package = root / "autofocus"
+    for name, source in {"__init__.py": "", **files}.items():
+        path = package / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    return modules_of(package)
+
+
+GOOD = {
+    "errors.py": "class InputError(Exception): ...\n",
+    "metrics.py": "from autofocus.errors import InputError\n",
+    "runner.py": "from autofocus import metrics\nfrom .errors import InputError\n",
+    "stack.py": "from autofocus.metrics import *\n",
+    "devices/__init__.py": "",
+    "devices/zaber.py": "from ..errors import InputError\n",
+    "sim/__init__.py": "from autofocus.devices import zaber\n",
+    "connect.py": "from autofocus.sim import SimConfig\n",
+    "cli.py": "import autofocus.connect\n\ndef main() -> None:\n    from autofocus import sim\n",
+}
+
+
+def test_a_well_built_example_passes(tmp_path: Path) -> None:
+    modules = write_package(tmp_path, GOOD)
+    assert wrong_imports(modules) == [] and oversized(modules) == []
+    assert find_cycle(graph(modules)) is None
+
+
+@pytest.mark.parametrize(("name", "source", "says"), [
+    # a measure reaching up to the runner, plainly, relatively, and lazily inside a function
+    ("metrics.py", "from autofocus.runner import run_autofocus\n", "runner is above analysis"),
+    ("metrics.py", "from .runner import run_autofocus\n", "runner is above analysis"),
+    ("metrics.py", "def f() -> None:\n    import autofocus.runner\n", "runner is above analysis"),
+    # a backend importing the simulator (same floor, but only connect and the faces may)
+    ("devices/zaber.py", "from .. import sim\n", "only connect"),
+    # below the command line: connect and cli are out of reach
+    ("runner.py", "from autofocus.connect import open_microscope\n", "only cli"),
+    ("stack.py", "import autofocus.cli\n", "faces is above workflows"),
+    # a workflow on recorded data importing the hardware runner (a floor below it)
+    ("stack.py", "from autofocus.runner import AutofocusSettings\n", "stack never imports runner"),
+])
+def test_the_checker_fails_on_a_wrong_way_import(tmp_path: Path, name: str, source: str, says: str) -> None:
+    modules = write_package(tmp_path, {**GOOD, name: source})
+    wrong = wrong_imports(modules)
+    module = name.removesuffix(".py").replace("/", ".")
+    assert wrong and all(w.startswith(f"autofocus.{module}:") for w in wrong), wrong
+    assert any(says in w for w in wrong), wrong
+
+
+def test_the_checker_fails_on_a_cycle(tmp_path: Path) -> None:
+    modules = write_package(tmp_path, {**GOOD, "units.py": "from autofocus import errors\n",
+                                       "errors.py": "import autofocus.units\n"})
+    assert wrong_imports(modules) == []  # one floor: only the cycle is wrong
+    cycle = find_cycle(graph(modules))
+    assert cycle is not None and set(cycle) == {"errors", "units"}
+
+
+def test_the_checker_fails_on_a_module_over_the_limit(tmp_path: Path) -> None:
+    at_limit = "x = 0\n" * MAX_LINES
+    modules = write_package(tmp_path, {**GOOD, "units.py": at_limit, "clock.py": at_limit + "y = 1\n"})
+    assert oversized(modules) == [f"autofocus.clock has {MAX_LINES + 1} lines (limit {MAX_LINES})"]
