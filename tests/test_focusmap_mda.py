@@ -1,6 +1,6 @@
 """A focus map measured through pymmcore-plus (our Micro-Manager XY and focus backends), its tile
-list exported as a useq MDASequence and run as an MDA: every tile imaged within 1/2 DOF of the
-slide's true surface."""
+list exported as a useq MDASequence file (``tiles-useq.json``, as ``autofocus map`` writes it),
+read back and run as an MDA: every tile imaged within 1/2 DOF of the slide's true surface."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from autofocus.micromanager import AutofocusCore
 from autofocus.runner import AutofocusSettings
 from autofocus.sim.mmdevices import SimulatedSlide, load_simulated_devices
 from autofocus.sim.slide import Slide, SlideSpec
-from autofocus.tiles import cell_centres, tiles_with_z, useq_sequence
+from autofocus.tiles import cell_centres, tiles_with_z, write_useq
 from autofocus.xy import Region
 
 REGION = Region(0, 0, 4_000, 3_000)
@@ -42,7 +42,7 @@ def slide_and_core(tmp_path: Path) -> Iterator[tuple[SimulatedSlide, Slide, Auto
 
 @pytest.mark.timeout(300)
 def test_the_exported_sequence_images_every_tile_within_half_a_dof(
-        slide_and_core: tuple[SimulatedSlide, Slide, AutofocusCore]) -> None:
+        slide_and_core: tuple[SimulatedSlide, Slide, AutofocusCore], tmp_path: Path) -> None:
     slide, _truth, core = slide_and_core
     dof = slide.sim.depth_of_field_um()
     scope = open_core_microscope(core)
@@ -58,8 +58,15 @@ def test_the_exported_sequence_images_every_tile_within_half_a_dof(
     def record(image: object, event: object, meta: object = None) -> None:
         imaged.append((core.getPosition(), slide.true_focus_um(*slide.xy_um)))
 
+    import useq
+
+    exported = tmp_path / "tiles-useq.json"
+    write_useq(tiles, exported)
+    sequence = useq.MDASequence.from_file(exported)  # the file, as a user hands it to an MDA
+    read_back = [v for p in sequence.stage_positions for v in (p.x, p.y, p.z)]
+    assert read_back == pytest.approx([v for t in tiles for v in (t.x_um, t.y_um, t.z_um)])
     core.mda.events.frameReady.connect(record)
-    core.mda.run(useq_sequence(tiles))
+    core.mda.run(sequence)
     assert len(imaged) == len(tiles) == 20
     spread = max(t for _, t in imaged) - min(t for _, t in imaged)
     assert spread > 2 * dof  # the tiles really differ in focus
