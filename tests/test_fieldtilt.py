@@ -76,6 +76,19 @@ def test_recorded_stacks_report_the_tilt_and_the_cli_warns(tmp_path: Path,
     assert "field tilt:" in out and "warning: focus varies" in out
 
 
+@pytest.mark.timeout(240)
+def test_an_untilted_recorded_stack_reports_the_tilt_without_a_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dof = small_sim().depth_of_field_um()
+    path = tmp_path / "flat.tif"
+    record_stack(path, 0.0)
+    code = cli.run_cli(["stack", str(path), "--z-step-um", f"{dof / 4}", "--regions", "3x3",
+                        "--dof-um", f"{dof}"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "field tilt:" in out and "warning" not in out
+
+
 def test_bad_region_grids_are_input_errors() -> None:
     for text in ("1x1", "3", "0x3", "axb"):
         with pytest.raises(InputError):
