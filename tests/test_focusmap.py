@@ -55,15 +55,40 @@ def test_a_map_finds_the_slide_and_sets_apart_the_empty_and_the_dusty_points() -
         assert abs(focus_map.z_at(x, y) - sim.true_focus_at_xy(x, y)) <= dof / 4
     # Every XY target inside the region; Z at or below the safe height before each XY move.
     assert all(REGION.contains(x, y) for x, y in sim.xy_stage.commanded)
+    # After a focused point the drive leaves its focus for exactly the clearance (the default:
+    # that focus minus the window), no lower; after a failed one it is already below.
     found: list[float] = []
+    previous_focused = False
     for move, point in zip(sim.xy_stage.log, focus_map.points, strict=True):
         clearance = SEARCH.start_um if not found else found[-1] - WINDOW_UM
         assert move.z_um is not None and move.z_um <= clearance + 1e-6
-        if point.z_um is not None and point.status != "not_found":
+        if previous_focused:
+            assert move.z_um == pytest.approx(clearance)
+        previous_focused = point.z_um is not None and point.status != "not_found"
+        if previous_focused:
+            assert point.z_um is not None
             found.append(point.z_um)
     data = focus_map.to_dict()
     assert data["set_apart"] == [2, 4] and data["model"] == "plane"
     assert np.isfinite(data["loo_rms_um"])
+
+
+@pytest.mark.timeout(240)
+def test_a_named_clearance_is_the_height_of_every_xy_move() -> None:
+    sim = tilted_sim()  # the focus drive starts at 9 000 um, below everything
+    clearance = 9_960.0  # inside the range, below the slide's focus everywhere in the region
+    settings = MapSettings(REGION, SEARCH, grid=(2, 2), window_um=WINDOW_UM, z_clearance_um=clearance)
+    focus_map = measure_map(sim.devices(), settings)
+    assert focus_map.ok and [p.status for p in focus_map.points] == ["focused"] * 4
+    heights = [move.z_um for move in sim.xy_stage.log]
+    assert heights[0] == pytest.approx(9_000.0)  # already below: the drive stays
+    assert heights[1:] == pytest.approx([clearance] * 3)
+    # A clearance below the user's range is raised to its bottom: never outside the range.
+    sim = tilted_sim()
+    settings = MapSettings(REGION, SEARCH, grid=(1, 2), window_um=WINDOW_UM, z_clearance_um=5_000.0)
+    measure_map(sim.devices(), settings)
+    assert sim.xy_stage.log[-1].z_um == pytest.approx(SEARCH.start_um)
+    assert min(sim.stage.commanded) >= SEARCH.start_um
 
 
 @pytest.mark.timeout(240)
