@@ -34,6 +34,8 @@ from autofocus.tiles import Tile, tile_grid, tiles_with_z, write_csv, write_json
 from autofocus.units import mm_to_um
 from autofocus.xy import Region
 
+__all__ = ["map_command", "parse_grid", "parse_numbers", "parse_region", "read_points"]
+
 GRID = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 

@@ -23,6 +23,8 @@ from autofocus.errors import FocusNotFound, InputError
 from autofocus.frames import Frame
 from autofocus.metrics import make_metric
 
+__all__ = ["FieldTilt", "RegionFocus", "RegionScorer", "field_tilt", "parse_regions", "stack_field_tilt"]
+
 GRID = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 

@@ -34,6 +34,12 @@ from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.surface import RobustFit, robust_fit
 from autofocus.xy import Region, SafeXY
 
+__all__ = [
+    "DEFAULT_OUTLIER_FLOOR_UM", "DEFAULT_WINDOW_UM", "LATER_STEPS_PER_WINDOW", "FocusMap", "MapPoint",
+    "MapSettings", "Searcher", "default_later_strategy", "finish_map", "grid_axis", "measure_map",
+    "predict", "serpentine",
+]
+
 DEFAULT_WINDOW_UM = 50.0
 """Half-range of the later points' searches: a warp of tens of um over a slide changes focus by
 a few um between neighbouring points, so this leaves room for a poor early prediction."""

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import matplotlib
 
+__all__ = ["plot_map"]
+
 matplotlib.use("Agg")  # files only: instrument PCs and CI have no display
 import matplotlib.pyplot as plt
 import numpy as np

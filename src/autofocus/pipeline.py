@@ -28,6 +28,8 @@ from typing import Generic, TypeVar
 from autofocus.clock import Clock, VirtualClock
 from autofocus.frames import Frame
 
+__all__ = ["DEFAULT_DEPTH", "ComputeTime", "Scores", "ScoringPipeline"]
+
 Scores = tuple[float, float | None]
 """A frame's fine score and its coarse one (None without a coarse measure)."""
 Tag = TypeVar("Tag")

@@ -27,6 +27,11 @@ import numpy.typing as npt
 
 from autofocus.errors import InputError
 
+__all__ = [
+    "SURFACE_MODELS", "RobustFit", "SurfaceFit", "fit_surface", "fit_with", "outlier_threshold",
+    "robust_fit",
+]
+
 Array = npt.NDArray[np.float64]
 Values = Sequence[float] | Array
 

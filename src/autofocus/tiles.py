@@ -19,6 +19,11 @@ from typing import Any
 from autofocus.errors import InputError
 from autofocus.xy import Region
 
+__all__ = [
+    "Tile", "cell_centres", "serpentine_cells", "tile_centres", "tile_grid", "tiles_with_z",
+    "useq_sequence", "write_csv", "write_json", "write_useq",
+]
+
 
 @dataclass(frozen=True)
 class Tile:

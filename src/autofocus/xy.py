@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from autofocus.devices.base import Microscope, XYStage
 from autofocus.errors import InputError, LimitError
 
+__all__ = ["Region", "SafeXY", "allowed_region"]
+
 
 @dataclass(frozen=True)
 class Region:

@@ -15,6 +15,8 @@ from qtpy.QtWidgets import QApplication
 from autofocus.connect import Connection, ConnectOptions, open_microscope
 from autofocus.gui.widget import AutofocusWidget
 
+__all__ = ["build_window", "run_app", "simulator_search"]
+
 # The tutorial's demo search (``autofocus demo``): 9.5..10.5 mm in 10 um steps.
 SIM_CENTER_UM, SIM_RANGE_UM, SIM_STEP_UM = 10_000.0, 1_000.0, 10.0
 

@@ -18,6 +18,8 @@ from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from autofocus.result import FocusResult
 
+__all__ = ["CurveView"]
+
 FINE = (31, 119, 180)
 COARSE = (255, 127, 14)
 ANSWER = (44, 160, 44)

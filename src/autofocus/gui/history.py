@@ -10,6 +10,8 @@ from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableW
 from autofocus.result import FocusResult
 from autofocus.runner import AutofocusSettings
 
+__all__ = ["HistoryTable", "RunRecord"]
+
 COLUMNS = ("#", "result", "z (µm)", "confidence", "frames", "strategy", "measure", "reason")
 
 

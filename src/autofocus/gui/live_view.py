@@ -16,6 +16,8 @@ from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from autofocus.frames import Frame, Roi
 
+__all__ = ["LiveView"]
+
 REFRESH_MS = 40  # 25 paints a second: smooth to the eye, cheap for the GUI thread
 ROI_PEN = pg.mkPen((255, 200, 0), width=2)
 MIN_ROI_PX = 32  # the coarse measure averages 4x4 blocks: leave it a few blocks to compare

@@ -16,6 +16,8 @@ from autofocus.frames import Frame
 from autofocus.gui.app import simulator_search
 from autofocus.gui.widget import AutofocusWidget
 
+__all__ = ["LAYER", "AutofocusDock"]
+
 LAYER = "autofocus live"
 
 

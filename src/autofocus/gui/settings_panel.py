@@ -26,6 +26,8 @@ from autofocus.modes import MODES
 from autofocus.runner import AutofocusSettings
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 
+__all__ = ["SettingsPanel"]
+
 MODE_DEFAULT = "(the mode's)"
 """The measure entry that leaves the choice to the imaging mode (see :mod:`autofocus.modes`)."""
 

@@ -18,6 +18,8 @@ from autofocus.devices.base import Frame, Microscope
 from autofocus.errors import InputError
 from autofocus.runner import AutofocusSettings
 
+__all__ = ["Defaults", "FocusTarget"]
+
 
 def is_core(target: object) -> bool:
     """A pymmcore-plus core, recognised by its API (so this module needs no pymmcore-plus)."""

@@ -46,6 +46,8 @@ from autofocus.gui.worker import SearchThread
 from autofocus.result import FocusResult
 from autofocus.runner import AutofocusSettings, allowed_interval
 
+__all__ = ["AutofocusWidget"]
+
 PLACEHOLDERS = {
     "Focus map": "The focus map of a tiled or multi-position acquisition will be drawn here "
                  "(the focus-map workflow, issue 13).",

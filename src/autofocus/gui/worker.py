@@ -23,6 +23,8 @@ from autofocus.errors import EXIT_NOT_FOUND, AutofocusError
 from autofocus.frames import Frame
 from autofocus.runner import AutofocusSettings, run_autofocus
 
+__all__ = ["SearchStopped", "SearchThread"]
+
 
 class SearchStopped(AutofocusError):
     """The user pressed Stop; the runner returned the stage to its start."""

@@ -31,6 +31,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "DEFAULT_DUST_RATIO", "DEFAULT_DUST_SEPARATION_UM", "DUST_SEPARATION_RANGE_UM", "band_energy",
+    "band_weight", "dust_mask", "rfft_weights",
+]
+
 FloatArray = npt.NDArray[np.float32]
 
 DEFAULT_DUST_SEPARATION_UM = 150.0

@@ -32,6 +32,11 @@ import numpy.typing as npt
 
 from autofocus.errors import InputError
 
+__all__ = [
+    "SLIDE_PRESETS", "Debris", "Rect", "Slide", "SlideSpec", "blend_over_field", "field_defocus",
+    "slide_preset",
+]
+
 Rect = tuple[float, float, float, float]
 """(x_min, y_min, x_max, y_max), micrometres."""
 

@@ -15,6 +15,8 @@ from autofocus.clock import VirtualClock
 from autofocus.devices.motion import move_duration_s
 from autofocus.errors import LimitError, StageError
 
+__all__ = ["SimXYStage", "XYStageSpec"]
+
 
 @dataclass(frozen=True)
 class XYStageSpec:

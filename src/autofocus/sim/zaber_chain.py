@@ -19,6 +19,8 @@ from autofocus.clock import VirtualClock
 from autofocus.sim.stage import SimStage, StageSpec
 from autofocus.sim.zaber_protocol import SimZaberDevice, ZaberDeviceSpec, parse_request
 
+__all__ = ["XY_TRAVEL_UM", "ChainEntry", "SimZaberChain", "xyz_chain"]
+
 XY_TRAVEL_UM = (100_000.0, 75_000.0)
 """An X-ASR100B075B-like stage: 100 x 75 mm."""
 
