@@ -88,6 +88,8 @@ def test_map_over_zaber_reaches_every_point_inside_the_region_with_z_safe(
         if entry.device in (1, 2) and entry.words[:2] == ("move", "abs"):
             clearance = Z_START_MM * 1000 if not found else found[-1] - WINDOW_UM
             assert entry.z_um <= clearance + SIM_NATIVE_UNIT_UM, (entry, clearance)
+            if found:  # the drive came down from that focus to the clearance, no lower
+                assert entry.z_um == pytest.approx(clearance, abs=SIM_NATIVE_UNIT_UM), (entry, clearance)
             if entry.device == 2:  # Y moves last: the point's search comes next
                 point = next(points)
                 if point["z_um"] is not None:
