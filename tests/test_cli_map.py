@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from autofocus import cli, connect
+from autofocus.surface import SurfaceFit
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -28,10 +29,24 @@ def test_map_writes_the_map_the_picture_and_the_tiles(capsys: pytest.CaptureFixt
     for point, truth in zip(data["points"], data["sim_true_focus_um"], strict=True):
         assert abs(point["z_um"] - truth) < 1.0
     assert (tmp_path / "map.png").stat().st_size > 10_000
+    # map.json: every point's residual, the model, its leave-one-out error; the surface rebuilds.
+    saved = json.loads((tmp_path / "map.json").read_text())
+    assert saved["model"] == data["model"] and saved["set_apart"] == []
+    assert all(p["residual_um"] is not None and abs(p["residual_um"]) < 1.0 for p in saved["points"])
+    assert saved["loo_rms_um"] is not None and 0 <= saved["loo_rms_um"] < 1.0
+    surface = SurfaceFit.from_dict(saved["surface"])
     rows = list(csv.DictReader((tmp_path / "tiles.csv").open()))
     assert len(rows) > 4 and set(rows[0]) == {"row", "col", "x_um", "y_um", "z_um"}
+    listed = json.loads((tmp_path / "tiles.json").read_text())
+    assert len(listed) == len(rows)
     useq = json.loads((tmp_path / "tiles-useq.json").read_text())
     assert len(useq["stage_positions"]) == len(rows)
+    for row, tile, position in zip(rows, listed, useq["stage_positions"], strict=True):
+        x, y, z = float(row["x_um"]), float(row["y_um"]), float(row["z_um"])
+        assert 10_000 <= x <= 11_000 and 10_000 <= y <= 10_600  # inside the region
+        assert z == pytest.approx(surface.z_at(x, y), abs=1e-3)  # every tile's z from the map
+        assert (tile["x_um"], tile["y_um"], tile["z_um"]) == pytest.approx((x, y, z), abs=1e-3)
+        assert (position["x"], position["y"], position["z"]) == pytest.approx((x, y, z), abs=1e-3)
 
 
 @pytest.fixture
