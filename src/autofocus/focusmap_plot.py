@@ -18,6 +18,8 @@ from matplotlib.ticker import ScalarFormatter
 
 from autofocus.focusmap import FocusMap
 
+__all__ = ["contour_format", "map_figure", "map_png", "plot_map"]
+
 STYLES = {"focused": ("o", "black", "fitted"), "set_apart": ("X", "red", "set apart"),
           "not_found": ("s", "orange", "not found")}
 DPI = 110
