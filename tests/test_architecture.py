@@ -33,7 +33,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("search", ("search", "strategies", "strategies.*", "space")),
     # xy: the one owner of safe XY moves (region, travel, focus drive at the clearance).
     ("runner", ("runner", "hardware_probe", "pipeline", "connect", "xy")),
-    ("workflows", ("focusmap", "tiles", "track", "stack", "batch")),
+    ("workflows", ("focusmap", "tiles", "track", "track_log", "stack", "batch")),
     ("faces", ("", "cli", "cli_*", "gui", "gui.*", "micromanager", "mm_refocus", "report", "focusmap_plot")),
 ]
 # Who may import a module, beyond the floor rule (the floor rule still applies).

@@ -281,3 +281,15 @@ def test_the_log_must_be_csv_or_json(tmp_path: Path, name: str) -> None:
         check_log_path(tmp_path / name)
     with pytest.raises(InputError):
         check_log_path(tmp_path)  # a folder
+
+
+def test_a_narrow_focus_curve_is_tracked_too() -> None:
+    # Beads under 40x/0.75: a curve narrower than the objective's depth of field implies, which
+    # the time-lapse measures at rest and sizes its two frames by.
+    sim = small_sim(objective="40x", specimen="beads", seed=4,
+                    drift=Drift(thermal_um_h=3.0, creep_um=4.0, wander_um_per_sqrt_h=0.3, seed=4))
+    dof = sim.depth_of_field_um()
+    settings = TrackSettings(AutofocusSettings(9_950, 10_080, 1.0), every_s=300, duration_s=3_600)
+    log = track(sim.devices(), settings, truth=lambda: sim.true_focus_um)
+    assert all(abs(r.error_um or math.inf) <= dof / 4 for r in log.rows)
+    assert sum(r.method == "track" for r in log.rows) >= 9

@@ -24,16 +24,14 @@ on; a hardware error or a signal ends it, saying where the stages are.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import statistics
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import combinations
-from pathlib import Path
-from typing import Any
+
+import numpy as np
 
 from autofocus.devices.base import Microscope
 from autofocus.errors import AutofocusError, InputError
@@ -41,6 +39,8 @@ from autofocus.events import EventHandler
 from autofocus.interrupt import Interrupted
 from autofocus.result import FocusResult
 from autofocus.runner import AutofocusSettings, allowed_interval, run_autofocus
+from autofocus.strategies.refocus import MAX_RMS_LN, SIGMA_PER_DOF, WIDTH_RANGE, gaussian_fit
+from autofocus.track_log import LOG_COLUMNS, TrackLog, TrackRow, check_log_path, write_log
 from autofocus.xy import Region, SafeXY
 
 __all__ = ["LOG_COLUMNS", "DriftModel", "TrackLog", "TrackRow", "TrackSettings", "check_log_path",
@@ -72,7 +72,8 @@ MAX_TIME_POINTS = 1_000_000
 DIP_METHODS = ("dip-fit", "hump-midpoint", "envelope-fit", "refocus-v-fit")
 """Answers that read a transparent specimen's dip: its score at focus is a minimum, no top to
 check two frames against."""
-LOG_SUFFIXES = (".csv", ".json")
+WIDTH_REACH_DOF = 1.5
+"""A refocus's frames this close to its answer show the peak's width (farther: its tails)."""
 PRECISE = ("refocus-", "track-")
 """Answers placed from frames at rest near the top (refocus's fit, the two-frame reading)."""
 
@@ -180,121 +181,6 @@ class TrackSettings:
         return [k * self.every_s for k in range(count)]
 
 
-@dataclass(frozen=True)
-class TrackRow:
-    """One position at one time point. ``z_um``: the answer (None when not found);
-    ``final_z_um``: where the stage was left (the answer, or where it was returned to);
-    ``method``: which step answered (``track``, ``refocus`` or ``search``); ``jump``: the answer
-    broke the drift model's trend; ``true_z_um``/``error_um``: ground truth, when known."""
-
-    time_point: int
-    time_s: float
-    position: int
-    x_um: float | None
-    y_um: float | None
-    predicted_z_um: float | None
-    z_um: float | None
-    final_z_um: float | None
-    frames: int
-    light_dose_s: float
-    hardware_s: float
-    wall_s: float
-    confidence: float
-    status: str
-    reason_code: str
-    reason: str
-    method: str
-    jump: bool
-    true_z_um: float | None = None
-
-    @property
-    def correction_um(self) -> float | None:
-        if self.z_um is None or self.predicted_z_um is None:
-            return None
-        return self.z_um - self.predicted_z_um
-
-    @property
-    def error_um(self) -> float | None:
-        if self.final_z_um is None or self.true_z_um is None:
-            return None
-        return self.final_z_um - self.true_z_um
-
-    def to_dict(self) -> dict[str, Any]:
-        def r(v: float | None, digits: int = 4) -> float | None:
-            return None if v is None else round(v, digits)
-
-        return {"time_point": self.time_point, "time_s": r(self.time_s, 3), "position": self.position,
-                "x_um": r(self.x_um), "y_um": r(self.y_um), "predicted_z_um": r(self.predicted_z_um),
-                "z_um": r(self.z_um), "correction_um": r(self.correction_um),
-                "final_z_um": r(self.final_z_um), "frames": self.frames,
-                "light_dose_s": r(self.light_dose_s, 6), "hardware_s": r(self.hardware_s, 6),
-                "wall_s": r(self.wall_s, 6), "confidence": r(self.confidence, 3),
-                "status": self.status, "reason_code": self.reason_code, "reason": self.reason,
-                "method": self.method, "jump": self.jump, "true_z_um": r(self.true_z_um),
-                "error_um": r(self.error_um)}
-
-
-LOG_COLUMNS = ("time_point", "time_s", "position", "x_um", "y_um", "predicted_z_um", "z_um",
-               "correction_um", "final_z_um", "frames", "light_dose_s", "hardware_s", "wall_s",
-               "confidence", "status", "reason_code", "reason", "method", "jump", "true_z_um",
-               "error_um")
-"""The log's columns (CSV header, keys of every row's dict)."""
-
-
-@dataclass(frozen=True)
-class TrackLog:
-    """Every row of a time-lapse, in the order they were taken."""
-
-    rows: tuple[TrackRow, ...]
-    every_s: float
-    duration_s: float
-    dof_um: float
-    positions: int = 1
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def summary(self) -> dict[str, Any]:
-        rows = self.rows
-        frames = sum(r.frames for r in rows)
-        errors = [r.error_um for r in rows if r.error_um is not None]
-        rms = math.sqrt(sum(e * e for e in errors) / len(errors)) if errors else None
-        return {"time_points": len({r.time_point for r in rows}), "rows": len(rows),
-                "frames": frames, "frames_per_row": frames / len(rows) if rows else 0.0,
-                "light_dose_s": round(sum(r.light_dose_s for r in rows), 6),
-                "hardware_s": round(sum(r.hardware_s for r in rows), 6),
-                "wall_s": round(sum(r.wall_s for r in rows), 6),
-                "not_found": sum(r.status != "focused" for r in rows),
-                "jumps": sum(r.jump for r in rows),
-                "methods": {m: sum(r.method == m for r in rows) for m in ("track", "refocus", "search")},
-                "rms_error_um": rms, "max_error_um": max((abs(e) for e in errors), default=None)}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"every_s": self.every_s, "duration_s": self.duration_s, "dof_um": self.dof_um,
-                "positions": self.positions, "summary": self.summary(), "notes": list(self.notes),
-                "rows": [r.to_dict() for r in self.rows]}
-
-
-def check_log_path(path: Path) -> None:
-    """The log's type from its name (checked before anything moves)."""
-    if path.suffix.lower() not in LOG_SUFFIXES:
-        raise InputError(f"--log {path}: write a .csv or a .json file, not {path.suffix or '(none)'!r}")
-    if path.is_dir():
-        raise InputError(f"--log {path} is a folder; give a file name")
-
-
-def write_log(log: TrackLog, path: Path) -> None:
-    """CSV (one row per position and time point, the columns of :meth:`TrackRow.to_dict`) or
-    JSON (:meth:`TrackLog.to_dict`), by the file's suffix."""
-    check_log_path(path)
-    if path.suffix.lower() == ".json":
-        path.write_text(json.dumps(log.to_dict(), indent=1))
-        return
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(LOG_COLUMNS))
-        writer.writeheader()
-        for row in log.rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.to_dict().items()})
-
-
 Searcher = Callable[[Microscope, AutofocusSettings, EventHandler | None], FocusResult]
 
 
@@ -314,6 +200,8 @@ class Known:
 
     model: DriftModel = DriftModel()
     top: float | None = None
+    width_um: float | None = None
+    """The focus curve's width here as a depth of field (what refocus measured at rest)."""
 
 
 def track(scope: Microscope, settings: TrackSettings, *, on_event: EventHandler | None = None,
@@ -388,8 +276,8 @@ class _Run:
         results: list[FocusResult] = []
         method = "search"
         if predicted is not None:
-            local = replace(base, strategy=TRACK_STRATEGY, near_um=predicted, dof_um=self.dof,
-                            expected_top=known.top, on_miss="widen")
+            local = replace(base, strategy=TRACK_STRATEGY, near_um=predicted,
+                            dof_um=known.width_um or self.dof, expected_top=known.top, on_miss="widen")
             results.append(self.searcher(self.scope, local, self.on_event))
             method = "track" if results[-1].method.startswith("track") else "refocus"
         if not results or not results[-1].focused:
@@ -406,10 +294,12 @@ class _Run:
             results.append(self.searcher(self.scope, polish, self.on_event))
             result = results[-1] if results[-1].focused else result
         jumped, model, top, jump_um = False, known.model, known.top, None
+        width = known.width_um
         if result.focused and result.best_z_um is not None:
             now = clock.now() - self.began
             model, jumped = known.model.observe(now, result.best_z_um, self.dof)
             top = _learn_top(known.top, result, method, base.mode)
+            width = _learn_width(width, result, self.dof)
             trend = known.model.predict(now)
             if jumped and trend is not None:  # the jump itself, beside this position's trend
                 jump_um = result.best_z_um - trend
@@ -422,7 +312,7 @@ class _Run:
             confidence=result.confidence, status=result.status, reason_code=result.reason_code,
             reason=result.reason, method=method, jump=jumped,
             true_z_um=None if self.truth is None else self.truth())
-        return row, Known(model, top), jump_um
+        return row, Known(model, top, width), jump_um
 
 
 def _learn_top(top: float | None, result: FocusResult, method: str, mode: str) -> float | None:
@@ -435,6 +325,21 @@ def _learn_top(top: float | None, result: FocusResult, method: str, mode: str) -
     if method == "track" and top is not None:
         return (1 - TOP_LEARNING) * top + TOP_LEARNING * result.score
     return result.score
+
+
+def _learn_width(width: float | None, result: FocusResult, dof: float) -> float | None:
+    """The curve's width from a refocus's frames at rest near its answer, as the depth of field
+    that width stands for (a specimen's own curve is narrower or wider than the objective's)."""
+    if not result.method.startswith("refocus-gaussian") or result.best_z_um is None:
+        return width
+    answer = result.best_z_um
+    near = [s for s in result.curve.samples if not s.moving and abs(s.z_um - answer) <= WIDTH_REACH_DOF * dof]
+    if len(near) < 3:
+        return width
+    fit = gaussian_fit(np.array([s.z_um for s in near]), np.array([s.score for s in near]), dof)
+    if fit.rms_ln > MAX_RMS_LN:
+        return width
+    return dof * min(max(fit.sigma_dof / SIGMA_PER_DOF, WIDTH_RANGE[0]), WIDTH_RANGE[1])
 
 
 def _note(exc: BaseException, text: str) -> None:
