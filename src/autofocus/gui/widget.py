@@ -12,7 +12,9 @@ Layout::
     +-------------------------------------------------------+
 
 ``stacked=True`` (the napari dock) puts the settings above the curve, and the live image in the
-first tab.
+first tab. The "Focus map" tab shows a focus map's picture (:meth:`AutofocusWidget.show_focus_map`
+or a ``map.png`` opened there), the "Tracking log" tab a time-lapse's tracking log
+(``panel.tracking_log.add_row(row)`` or a log file opened there): :mod:`autofocus.gui.workflow_tabs`.
 
 The search runs on a :class:`autofocus.gui.worker.SearchThread`; this widget only shows what it
 reports. Settings are checked by the runner's own validation before anything moves, so a bad
@@ -43,17 +45,12 @@ from autofocus.gui.live_view import LiveView
 from autofocus.gui.settings_panel import SettingsPanel
 from autofocus.gui.target import FocusTarget
 from autofocus.gui.worker import SearchThread
+from autofocus.gui.workflow_tabs import FocusMapView, TrackingLogView
 from autofocus.result import FocusResult
 from autofocus.runner import AutofocusSettings, allowed_interval
 
 __all__ = ["AutofocusWidget"]
 
-PLACEHOLDERS = {
-    "Focus map": "The focus map of a tiled or multi-position acquisition will be drawn here "
-                 "(the focus-map workflow, issue 13).",
-    "Tracking log": "Each refocus of a time-lapse (when, where, how far focus moved) will be "
-                    "logged here (the tracking workflow, issue 12).",
-}
 ERROR_STYLE = "color: #b00020;"
 
 
@@ -83,9 +80,11 @@ class AutofocusWidget(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy he
         self.curve = CurveView()
         self.history = HistoryTable()
         self.tabs = QTabWidget()
+        self.focus_map_view = FocusMapView()
+        self.tracking_log = TrackingLogView()
         self.tabs.addTab(self.history, "History")
-        for name, text in PLACEHOLDERS.items():
-            self.tabs.addTab(placeholder(text), name)
+        self.tabs.addTab(self.focus_map_view, "Focus map")
+        self.tabs.addTab(self.tracking_log, "Tracking log")
         self.run_button = QPushButton("Run")
         self.stop_button = QPushButton("Stop")
         self.snap_button = QPushButton("Snap")
@@ -103,6 +102,7 @@ class AutofocusWidget(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy he
         self.snap_button.clicked.connect(self.snap)
         self.settings_panel.here_requested.connect(self._centre_here)
         self.settings_panel.roi_toggled.connect(self._roi_toggled)
+        self.focus_map_view.shown.connect(self._bring_up_map)
         self._set_running(False)
 
     def _layout(self, stacked: bool) -> None:
@@ -131,6 +131,7 @@ class AutofocusWidget(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy he
         right.addWidget(self.tabs)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2 if stacked else 1)
+        self._splitter = right
         for view in (self.live, self.curve):
             view.setMinimumHeight(200)
         body = QVBoxLayout() if stacked else QHBoxLayout()
@@ -193,8 +194,21 @@ class AutofocusWidget(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy he
         self.live.set_caption("snapped")  # between runs: the stage is where the status says
         self.frame_shown.emit(frame)
 
+    def show_focus_map(self, focus_map: Any) -> None:
+        """Draw a :class:`~autofocus.focusmap.FocusMap` in the "Focus map" tab and bring it up."""
+        self.focus_map_view.show_map(focus_map)
+
+    def _bring_up_map(self) -> None:
+        """A map just shown: its tab in front, with at least half the height (the picture is
+        unreadable in the strip the history needs; the splitter can be dragged back)."""
+        self.tabs.setCurrentWidget(self.focus_map_view)
+        sizes = self._splitter.sizes()
+        if sum(sizes) > 0 and sizes[-1] < sum(sizes) / 2:
+            half = sum(sizes) // 2
+            self._splitter.setSizes([sum(sizes) - half, half])
+
     def set_tab(self, name: str, widget: QWidget) -> None:
-        """Put a workflow's view in its tab (replacing the placeholder, or adding the tab)."""
+        """Put a view in the tab ``name`` (replacing the one there, or adding the tab)."""
         for index in range(self.tabs.count()):
             if self.tabs.tabText(index) == name:
                 self.tabs.removeTab(index)
@@ -294,10 +308,3 @@ class AutofocusWidget(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy he
         self.status.setText(text)
         self.status.setStyleSheet(ERROR_STYLE if error else "")
 
-
-def placeholder(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setStyleSheet("color: #666;")
-    return label
