@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("qtpy.QtWidgets", reason="the panel needs the [gui] extra (qtpy + a Qt binding)")
@@ -66,6 +67,15 @@ def test_the_dock_widget_uses_a_core_it_is_given_and_mirrors_frames(
     viewer.window.add_dock_widget(panel, name="Autofocus")
     assert panel.target.core is core
     if not has_opengl():
-        pytest.skip("napari layers need OpenGL, which the offscreen Qt platform lacks")
+        # Layers in a window need OpenGL; napari's model of a viewer (its layer list, what the
+        # canvas draws from) does not, and is what the dock writes to.
+        from napari.components import ViewerModel
+
+        panel.viewer = ViewerModel()
     panel.snap()
-    assert viewer.layers[LAYER].data.shape == (256, 256)
+    first = panel.viewer.layers[LAYER].data.copy()
+    assert first.shape == (256, 256)
+    core.setPosition(core.getPosition() + 12.0)  # into focus: another frame
+    panel.snap()
+    assert [layer.name for layer in panel.viewer.layers] == [LAYER]  # one layer, updated
+    assert not np.array_equal(panel.viewer.layers[LAYER].data, first)
