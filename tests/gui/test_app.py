@@ -27,6 +27,59 @@ def test_a_bad_port_is_refused_before_qt_starts(capsys: pytest.CaptureFixture[st
     assert "unknown port 'nowhere'" in capsys.readouterr().err
 
 
+def test_import_autofocus_and_its_command_line_load_no_qt() -> None:
+    """Qt is the optional extra: the package, its command line and the workflows never import
+    it (with the extra installed too), and they work where it is missing."""
+    import subprocess
+
+    qt = ("qtpy", "PySide6", "PyQt5", "PyQt6", "pyqtgraph")
+    code = (
+        "import sys\n"
+        "import autofocus, autofocus.cli, autofocus.focusmap, autofocus.focusmap_plot\n"
+        f"loaded = [m for m in sys.modules if m.split('.')[0] in {qt!r}]\n"
+        "assert not loaded, loaded\n"
+        f"for name in {qt!r}: sys.modules[name] = None\n"
+        "from autofocus.cli import run_cli\n"
+        "assert run_cli(['--version']) == 0\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("autofocus ")
+
+
+def test_autofocus_gui_opens_the_panel_on_the_simulator() -> None:
+    """The command itself, in a process of its own (``app.exec()`` ends Qt's application:
+    pyqtgraph cleans up on ``aboutToQuit``, so the tests after it in this process would fail)."""
+    pytest.importorskip("qtpy.QtWidgets", reason="the panel needs the [gui] extra")
+    pytest.importorskip("pyqtgraph", reason="the panel needs the [gui] extra")
+    import subprocess
+
+    code = (
+        "import os, sys\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from qtpy.QtCore import QTimer\n"
+        "from qtpy.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from autofocus.cli import run_cli\n"
+        "from autofocus.gui import AutofocusWidget\n"
+        "def look_and_close():\n"
+        "    for w in app.topLevelWidgets():\n"
+        "        if isinstance(w, AutofocusWidget) and w.isVisible():\n"
+        "            print(w.windowTitle(), w.run_button.isEnabled(), w.live.frame_shape, sep='|')\n"
+        "            w.close()\n"
+        "    app.quit()  # whatever happened, the command must return\n"
+        "QTimer.singleShot(500, look_and_close)\n"
+        "print('exit', run_cli(['gui']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    title, ready, frame_shape = done.stdout.splitlines()[0].split("|")
+    assert title.startswith("autofocus on the simulated microscope (true focus")
+    assert ready == "True"
+    assert frame_shape == "(1200, 1920)"  # a frame snapped on opening, the full sensor
+    assert done.stdout.splitlines()[-1] == "exit 0"
+
+
 def test_the_window_on_the_simulator_finds_its_focus(request: pytest.FixtureRequest) -> None:
     pytest.importorskip("qtpy.QtWidgets", reason="the panel needs the [gui] extra")
     pytest.importorskip("pyqtgraph", reason="the panel needs the [gui] extra")
