@@ -35,9 +35,10 @@ from autofocus.errors import (
     OutputError,
 )
 from autofocus.events import EventHandler, ProgressEvent
+from autofocus.frames import parse_roi
 from autofocus.hardware_probe import DEFAULT_MAX_FRAMES, DEFAULT_TIMEOUT_S
 from autofocus.interrupt import Interrupted, annotate, signals_raise, stage_state_of
-from autofocus.metrics import METRICS, Roi
+from autofocus.metrics import METRICS
 from autofocus.modes import MODES, tutorial_metric_if_blur
 from autofocus.report import StepImageWriter, plot_curve
 from autofocus.result import FocusResult
@@ -64,17 +65,6 @@ commands_app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_
 @commands_app.callback()
 def commands() -> None:
     """autofocus subcommands (a callback keeps Typer from collapsing a one-command group)."""
-
-
-def parse_roi(text: str | None) -> Roi | None:
-    if text is None:
-        return None
-    parts = text.split(",")
-    try:
-        x, y, w, h = (int(p) for p in parts)
-    except ValueError:
-        raise InputError(f"--roi takes X,Y,WIDTH,HEIGHT in pixels, got {text!r}") from None
-    return (x, y, w, h)
 
 
 def guarded(view: EventHandler) -> EventHandler:

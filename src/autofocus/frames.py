@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from autofocus.errors import InputError
 
-__all__ = ["ChannelOrder", "Frame", "Roi", "crop", "is_colour", "to_grey", "validate_roi"]
+__all__ = ["ChannelOrder", "Frame", "Roi", "crop", "is_colour", "parse_roi", "to_grey", "validate_roi"]
 
 Frame = npt.NDArray[np.generic]
 """A 2-D monochrome image: uint8, uint16 or floating point."""
@@ -22,6 +22,17 @@ Roi = tuple[int, int, int, int]
 """x, y, width, height in pixels."""
 
 ChannelOrder = Literal["RGB", "BGR"]
+
+
+def parse_roi(text: str | None, what: str = "--roi") -> Roi | None:
+    """``X,Y,WIDTH,HEIGHT`` (pixels) as a :data:`Roi`; None or "" for the whole frame."""
+    if text is None or not text.strip():
+        return None
+    try:
+        x, y, w, h = (int(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(f"{what} takes X,Y,WIDTH,HEIGHT in pixels, got {text!r}") from None
+    return (x, y, w, h)
 
 
 def validate_roi(roi: Roi | None) -> None:

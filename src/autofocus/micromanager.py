@@ -31,8 +31,9 @@ from typing import Any, cast
 from autofocus.devices.micromanager import MMCamera, MMStage, open_core_microscope
 from autofocus.errors import AutofocusError, FocusNotFound, InputError, ReasonCode
 from autofocus.events import EventHandler
+from autofocus.frames import Roi, parse_roi, validate_roi
 from autofocus.metrics import METRICS, make_metric
-from autofocus.mm_refocus import AutofocusEngine, PositionFocus
+from autofocus.mm_refocus import AutofocusEngine, PositionFocus, SoftwareAutofocusEngine
 from autofocus.modes import MODES, metric_for_mode
 from autofocus.result import FocusResult
 from autofocus.runner import AutofocusSettings, run_autofocus
@@ -51,6 +52,7 @@ __all__ = [
     "SoftwareAutofocus",
     "focus",
     "install_software_autofocus",
+    "use_software_autofocus",
 ]
 
 
@@ -97,31 +99,33 @@ def focus(
 # Property names follow Micro-Manager's own software autofocus (OughtaFocus): unit suffixes.
 RANGE, STEP, STRATEGY, METRIC, MODE = "SearchRange_um", "Step_um", "Strategy", "Metric", "Mode"
 MODE_DEFAULT = "auto"
+"""``Metric`` value meaning: the measured default of ``Mode``, as the command line uses."""
 MAX_TRAVEL = "MaxTravel_um"
 DEFAULT_MAX_TRAVEL_UM = 1_000.0
 """The widest search ``focus`` runs unless told otherwise: 1 mm, more than any objective's
 working range around focus, less than a drive's travel into the slide."""
-"""``Metric`` value meaning: the measured default of ``Mode``, as the command line uses."""
 SETTLE, BACKLASH, OFFSET = "Settle_ms", "Backlash_um", "Offset_um"
 DOF, REFOCUS = "DepthOfField_um", "RefocusInMDA"
+ROI, FOCUS_STAGE = "ROI", "FocusStage"
+"""``ROI``: ``X Y WIDTH HEIGHT`` (pixels) scored, "" the whole frame; ``FocusStage``: the stage
+the search moves, "" the core's current focus device."""
 YES, NO = "Yes", "No"
 INCREMENTAL_FRACTION = 4
 """``incrementalFocus`` searches this fraction of the full range: it is meant for small drifts."""
 
 
 class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaque to mypy here
-    """A Micro-Manager AutoFocus device that runs this package's search on the core's current
-    focus device and camera. Load it into an :class:`AutofocusCore`.
+    """A Micro-Manager AutoFocus device that runs this package's search on the core's focus device
+    and camera. Load it into an :class:`AutofocusCore` (or see :func:`use_software_autofocus`).
 
     Its properties (``SearchRange_um``, ``Step_um``, ``Strategy``, ``Metric`` (``auto``: the
-    measured default of ``Mode``, as on the command line), ``Mode``, ``Settle_ms``,
-    ``Backlash_um``, ``Offset_um``, ``DepthOfField_um`` (0: unknown, refocus then sizes its
-    frames by the step), ``RefocusInMDA``) can be changed with ``core.setProperty`` like any
-    device's. The search is centred on the focus position at the moment ``fullFocus`` is called;
-    the offset is added to the found focus before the stage stops (image above/below the plane
-    the autofocus locks on). In an MDA run by :class:`AutofocusCore`, an autofocus at a position
-    where focus was found before runs ``refocus`` near that focus (``RefocusInMDA`` ``Yes``),
-    handing over to the full search over ``SearchRange_um`` when focus is not near it.
+    ``Mode``'s measured default, as on the command line), ``Mode``, ``Settle_ms``, ``Backlash_um``,
+    ``Offset_um``, ``MaxTravel_um``, ``DepthOfField_um`` (0: unknown), ``RefocusInMDA``, ``ROI``,
+    ``FocusStage``) change with ``core.setProperty``; ``saveSystemConfiguration`` saves them (as
+    pre-initialisation properties, set again when the file is loaded). The search is centred on
+    the focus position when ``fullFocus`` is called; the offset is added to the focus found. In an
+    MDA, an autofocus where focus was found before runs ``refocus`` near it (``RefocusInMDA``),
+    handing over to the full search over ``SearchRange_um`` when focus is not near.
     """
 
     _TYPE = DeviceType.AutoFocus
@@ -139,6 +143,8 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         max_travel_um: float = DEFAULT_MAX_TRAVEL_UM,
         depth_of_field_um: float = 0.0,
         refocus_in_mda: bool = True,
+        roi: str = "",
+        focus_stage: str = "",
     ) -> None:
         super().__init__()
         self.last_result: FocusResult | None = None
@@ -158,6 +164,11 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         self._register(MAX_TRAVEL, max_travel_um, limits=(1e-3, 1e5))
         self._register(DOF, depth_of_field_um, limits=(0.0, 1e4))
         self._register(REFOCUS, YES if refocus_in_mda else NO, allowed=[YES, NO])
+        self._roi: Roi | None = None
+        self.register_property(ROI, default_value="", getter=SoftwareAutofocus._roi_text,
+                               setter=SoftwareAutofocus._set_roi, is_pre_init=True)
+        self.set_property_value(ROI, roi)
+        self._register(FOCUS_STAGE, focus_stage)
 
     def _register(
         self,
@@ -167,8 +178,29 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         allowed: list[str] | None = None,
     ) -> None:
         # Plain stored properties: the core validates against limits/allowed values on set.
-        self.register_property(name, default_value=value, limits=limits, allowed_values=allowed)
+        # Pre-initialisation properties, because saveSystemConfiguration writes only those: the
+        # settings a user changed survive a save and a reload.
+        self.register_property(name, default_value=value, limits=limits, allowed_values=allowed,
+                               is_pre_init=True)
         self.set_property_value(name, value)
+
+    def _roi_text(self) -> str:
+        # Spaces, not commas: a configuration file's fields are separated by commas.
+        return "" if self._roi is None else " ".join(str(v) for v in self._roi)
+
+    def _set_roi(self, text: str) -> None:
+        """``X Y WIDTH HEIGHT`` (or with commas); refused at ``setProperty`` when it is not four
+        integers, so a typo is seen at once."""
+        try:
+            roi = parse_roi(",".join(str(text).replace(",", " ").split()), "ROI")
+            validate_roi(roi)
+        except InputError as exc:
+            raise ValueError(f"{exc} (\"\" scores the whole frame)") from None
+        self._roi = roi
+
+    def focus_stage(self) -> str | None:
+        """The ``FocusStage`` label, None for the core's current focus device."""
+        return str(self.get_property_value(FOCUS_STAGE)) or None
 
     def _metric(self) -> str:
         return str(self.get_property_value(METRIC))
@@ -187,6 +219,8 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
             "settle_s": self._number(SETTLE) / 1000.0,
             "backlash_um": self._number(BACKLASH),
             "max_travel_um": self._number(MAX_TRAVEL),
+            "roi": self._roi,
+            "stage_label": self.focus_stage(),
             **({"dof_um": self._number(DOF)} if self._number(DOF) > 0 else {}),
         }
 
@@ -195,7 +229,11 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
         options = self.settings_options()
         # Never narrower than four steps, or there would be no peak to see.
         options["range_um"] = max(options["range_um"] * range_fraction, 4 * options["step_um"])
-        start_z = MMStage(core).position_um()
+        stage = options["stage_label"]
+        if stage is not None and stage not in core.getLoadedDevices():
+            raise InputError(f"FocusStage {stage!r} is not a loaded device; loaded: "
+                             f"{', '.join(core.getLoadedDevices())} (\"\" uses the core's focus device)")
+        start_z = MMStage(core, stage).position_um()
         prior = self.positions.prior_um() if self.get_property_value(REFOCUS) == YES else None
         if prior is not None:
             # Back at a position whose focus is known: a few frames near it; when focus is not
@@ -208,7 +246,7 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
             raise FocusNotFound(result.reason, cast(ReasonCode, result.reason_code or "unresolved"))
         offset = self._number(OFFSET)
         if offset and result.final_z_um is not None:
-            MMStage(core).move_to_um(result.final_z_um + offset)
+            MMStage(core, stage).move_to_um(result.final_z_um + offset)
         return result
 
     def incremental_focus(self, core: CMMCorePlus) -> FocusResult:
@@ -221,7 +259,7 @@ class SoftwareAutofocus(Device):  # type: ignore[misc]  # pymmcore-plus is opaqu
     def current_focus_score(self, core: CMMCorePlus) -> float:
         name = self._metric()
         score = make_metric(metric_for_mode(str(self.get_property_value(MODE)))
-                            if name == MODE_DEFAULT else name)
+                            if name == MODE_DEFAULT else name, roi=self._roi)
         return float(score(MMCamera(core).grab()))
 
     def offset_um(self) -> float:
@@ -303,6 +341,19 @@ class AutofocusCore(UniMMCore):  # type: ignore[misc]
     def getAutoFocusDevice(self) -> str:
         return self._current_software_af or str(super().getAutoFocusDevice())
 
+    def setPosition(self, *args: Any, **kwargs: Any) -> None:
+        """On a :class:`SoftwareAutofocus` (an MDA's ``AxesBasedAF(autofocus_device_name=...)``
+        sets its "offset motor" so): its offset."""
+        if len(args) == 2 and not kwargs and args[0] in self._software_af:
+            self._software_af[args[0]].set_offset_um(float(args[1]))
+            return
+        super().setPosition(*args, **kwargs)
+
+    def getPosition(self, *args: Any, **kwargs: Any) -> float:
+        if len(args) == 1 and not kwargs and args[0] in self._software_af:
+            return self._software_af[args[0]].offset_um()
+        return float(super().getPosition(*args, **kwargs))
+
     def fullFocus(self) -> None:
         if (device := self._software()) is None:
             super().fullFocus()
@@ -361,6 +412,23 @@ class AutofocusCore(UniMMCore):  # type: ignore[misc]
         return False if self._software() is not None else bool(super().isContinuousFocusLocked())
 
 
+def use_software_autofocus(core: CMMCorePlus, **properties: Any) -> SoftwareAutofocus:
+    """The software autofocus for the MDAs of a core you already have (your program's, or
+    ``CMMCorePlus.instance()`` as ``mmcore run`` makes it). On an :class:`AutofocusCore`: as
+    :func:`install_software_autofocus`. On any other core the device stays outside it (a C++ core
+    has no Python devices) and an MDA engine (:class:`~autofocus.mm_refocus.SoftwareAutofocusEngine`)
+    runs its search at each autofocus event; change settings on the returned device
+    (``device.set_property_value("Step_um", 0.5)``).
+    """
+    if isinstance(core, AutofocusCore):
+        return install_software_autofocus(core, **properties)
+    if not isinstance(core, CMMCorePlus):
+        raise InputError(f"expected a pymmcore-plus CMMCorePlus, got {type(core).__name__}")
+    device = SoftwareAutofocus(**properties)
+    core.register_mda_engine(SoftwareAutofocusEngine(core, device))
+    return device
+
+
 def install_software_autofocus(
     core: AutofocusCore, label: str = "SoftwareAutofocus", **properties: Any
 ) -> SoftwareAutofocus:
@@ -368,7 +436,7 @@ def install_software_autofocus(
 
     ``properties`` are the device's constructor arguments (``search_range_um``, ``step_um``,
     ``strategy``, ``metric``, ``settle_ms``, ``backlash_um``, ``offset_um``,
-    ``depth_of_field_um``, ``refocus_in_mda``).
+    ``depth_of_field_um``, ``refocus_in_mda``, ``roi``, ``focus_stage``).
     """
     if not isinstance(core, AutofocusCore):
         raise InputError(

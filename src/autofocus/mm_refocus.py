@@ -14,12 +14,14 @@ from :mod:`autofocus.micromanager` (which installs the engine).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from autofocus.errors import AutofocusError
 from autofocus.result import FocusResult
 
 try:
@@ -35,6 +37,7 @@ __all__ = [
     "AutofocusEngine",
     "AutofocusRecord",
     "PositionFocus",
+    "SoftwareAutofocusEngine",
     "Spot",
     "answered_by",
     "spot_of",
@@ -47,6 +50,7 @@ REFOCUS_METHOD_PREFIX = "refocus-"
 """``refocus`` marks the peaks it placed itself; a miss hands over to this search (see
 :mod:`autofocus.strategies.refocus`), whose peaks carry plain method names."""
 REFOCUS_FALLBACK = "coarse-to-fine"
+logger = logging.getLogger(__name__)
 
 PositionKey = tuple[Any, ...]
 
@@ -243,3 +247,63 @@ class AutofocusEngine(MDAEngine):  # type: ignore[misc]  # pymmcore-plus is opaq
             extra = meta.setdefault("extra", {})
             extra[METADATA_KEY] = {**found, "event_index": dict(found["event_index"])}
         return meta
+
+
+class SoftwareFocus(Protocol):
+    """What :class:`SoftwareAutofocusEngine` needs of the device (``SoftwareAutofocus``)."""
+
+    positions: PositionFocus
+
+    def full_focus(self, core: Any) -> FocusResult: ...
+
+    def set_offset_um(self, offset: float) -> None: ...
+
+
+class SoftwareAutofocusEngine(AutofocusEngine):
+    """The engine for a core that cannot hold the Python device (any ``CMMCorePlus``, such as
+    the one ``mmcore run`` makes): each autofocus event runs ``device.full_focus(core)`` itself,
+    whether or not the core has an AutoFocus device, with the stock engine's offset, retries and
+    z correction per position, and the per-position refocus and frame metadata of
+    :class:`AutofocusEngine`.
+    """
+
+    def __init__(self, mmc: Any, device: SoftwareFocus, **kwargs: Any) -> None:
+        super().__init__(mmc, lambda: device.positions, **kwargs)
+        self.device = device
+
+    def exec_event(self, event: MDAEvent) -> Iterator[Any]:
+        if not isinstance(event.action, HardwareAutofocus):
+            yield from super().exec_event(event)
+            return
+        # The stock engine skips an autofocus event when the core has no AutoFocus device (a
+        # C++ core never lists ours), so the event is run here, as the stock engine runs it.
+        spot = spot_of(event)
+        with self.device.positions.at(spot) as records:
+            try:
+                correction = self._execute_autofocus(event.action)
+            except RuntimeError as exc:
+                logger.warning("Software autofocus failed. %s", exc)
+                self._af_succeeded = False
+            else:
+                self._af_succeeded = True
+                p = event.index.get("p")
+                self._z_correction[p] = correction + self._z_correction.get(p, 0.0)
+        if records:
+            self._results[spot.p_index] = records[-1].to_metadata()
+
+    def _execute_autofocus(self, action: HardwareAutofocus) -> float:
+        if action.autofocus_motor_offset is not None:
+            self.device.set_offset_um(float(action.autofocus_motor_offset))
+        core = self.mmcore
+        before = float(core.getZPosition())
+        tries = max(1, int(action.max_retries))
+        for attempt in range(1, tries + 1):
+            try:
+                self.device.full_focus(core)
+            except AutofocusError as exc:
+                if attempt == tries:
+                    raise RuntimeError(f"software autofocus: {exc.describe()}") from exc
+                logger.warning("Software autofocus failed (try %d of %d): %s", attempt, tries, exc)
+                continue
+            break
+        return float(core.getZPosition()) - before

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from useq import MDAEvent
 
 __all__ = [
+    "PIXEL_SIZE_CONFIG",
     "SimCameraDevice",
     "SimFocusDevice",
     "SimXYStageDevice",
@@ -42,6 +43,9 @@ __all__ = [
     "on_virtual_clock",
     "tilted",
 ]
+
+PIXEL_SIZE_CONFIG = "Simulator"
+"""The pixel-size configuration :func:`load_simulated_devices` defines."""
 
 Surface = Callable[[float, float], float]
 """Height of the specimen surface (um) at stage position (x_um, y_um)."""
@@ -203,7 +207,9 @@ def load_simulated_devices(core: UniMMCore, slide: SimulatedSlide) -> None:
     the current focus device, XY stage and camera.
 
     Auto-shutter is switched off: with no shutter loaded, pymmcore-plus 0.18's MDA otherwise fails
-    in ``setShutterOpen``.
+    in ``setShutterOpen``. A pixel-size configuration (``PIXEL_SIZE_CONFIG``, the simulator's
+    pixel at the specimen) is defined and selected, as a real setup has one: an MDA writing
+    OME-TIFF or OME-Zarr needs a pixel size above 0.
     """
     for label, device in slide.devices().items():
         core.loadPyDevice(label, device)
@@ -212,6 +218,9 @@ def load_simulated_devices(core: UniMMCore, slide: SimulatedSlide) -> None:
     core.setXYStageDevice("XY")
     core.setCameraDevice("Camera")
     core.setAutoShutter(False)
+    core.definePixelSizeConfig(PIXEL_SIZE_CONFIG)
+    core.setPixelSizeUm(PIXEL_SIZE_CONFIG, float(slide.sim.pixel_um))
+    core.setPixelSizeConfig(PIXEL_SIZE_CONFIG)
 
 
 def on_virtual_clock(events: Iterable[MDAEvent], clock: Clock) -> Iterator[MDAEvent]:
