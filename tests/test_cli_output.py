@@ -68,3 +68,50 @@ def test_a_full_disk_on_stdout_is_one_line_and_exit_4(extra: list[str], stage: s
     line = one_line(err)
     assert process.returncode == 4, line
     assert "No space left on device" in line and stage in line
+
+
+def recorded_stack(folder: Path) -> Path:
+    import tifffile
+    from tests.test_stack import focus_stack
+
+    path = folder / "a.tif"
+    tifffile.imwrite(path, focus_stack())
+    return path
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [(["--json"], "cannot write to standard output: No space left on device"),
+     ([], "cannot write to standard output: No space left on device"),
+     (["--out", "/dev/full"], "cannot write the results to /dev/full: No space left on device")],
+    ids=["json", "csv", "out-file"],
+)
+def test_score_on_a_full_disk_is_one_line_and_exit_4(tmp_path: Path, args: list[str], says: str) -> None:
+    stack = recorded_stack(tmp_path)
+    with open("/dev/full", "w") as full:
+        process = start(["score", str(stack), "--scheduler", "sync", *args], full)
+        _, err = process.communicate(timeout=120)
+    assert process.returncode == 4, err
+    assert says in one_line(err)
+
+
+@pytest.mark.parametrize("command", ["score", "stack"])
+def test_an_output_path_that_cannot_be_written_is_refused_before_scoring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    from autofocus import cli, cli_recorded
+
+    def never(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("scored before the output path was checked")
+
+    monkeypatch.setattr(cli_recorded, "run_batch", never)
+    monkeypatch.setattr(cli_recorded, "find_best_plane", never)
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    out = str(a_file / "results.csv") if command == "score" else str(a_file)
+    code = cli.run_cli([command, str(recorded_stack(tmp_path)), "--out", out])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    line = one_line(err)
+    assert "--out" in line and ("cannot write there" in line or "is a file" in line), line

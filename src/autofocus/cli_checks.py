@@ -13,8 +13,8 @@ from autofocus.devices.ports import check_native_unit
 from autofocus.errors import InputError
 from autofocus.frames import Roi
 
-__all__ = ["PLOT_SUFFIXES", "check_camera_file", "check_focus_words", "check_output_folder",
-           "check_plot_path", "check_tcp_port"]
+__all__ = ["PLOT_SUFFIXES", "check_camera_file", "check_focus_words", "check_output_file",
+           "check_output_folder", "check_plot_path", "check_tcp_port"]
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".eps", ".ps")
 """What the plot writer (matplotlib) writes."""
@@ -45,6 +45,12 @@ def check_plot_path(path: Path, option: str = "--plot") -> None:
     if path.suffix.lower() not in PLOT_SUFFIXES:
         raise InputError(f"{option} {path}: unknown image type {path.suffix or '(none)'!r}; "
                          f"use one of {', '.join(PLOT_SUFFIXES)}")
+    check_output_file(path, option)
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """A file the run will write: not a folder, writable when it exists, in a folder that takes
+    new files."""
     if path.is_dir():
         raise InputError(f"{option} {path} is a folder; give a file name")
     if path.exists() and not os.access(path, os.W_OK):

@@ -15,6 +15,7 @@ import typer
 
 from autofocus.batch import DEFAULT_SCHEDULER, LOCAL_SCHEDULERS, FlagRule, MetricSpec, collect_files
 from autofocus.batch import score_and_rank as run_batch
+from autofocus.cli_checks import check_output_file, check_output_folder
 from autofocus.cli_progress import progress_view
 from autofocus.errors import EXIT_FOCUSED, EXIT_NOT_FOUND, InputError, OutputError
 from autofocus.fieldtilt import parse_regions, stack_field_tilt
@@ -68,6 +69,8 @@ def stack(
     stack, ordered by name. Exit code 0 when every stack has a trustworthy peak, 1 otherwise."""
     name = resolve_metric(metric, mode, blur)  # bad names fail before any file is read
     grid = parse_regions(regions) if regions is not None else None
+    if out is not None:
+        check_output_folder(out, "--out")
     code = EXIT_FOCUSED
     stems = unique_stems(paths)
     for path, stem in zip(paths, stems, strict=True):
@@ -139,22 +142,27 @@ def score(
     Dask. Results (sharpest first) go to stdout as CSV or JSON, or to --out; a summary to stderr."""
     spec = MetricSpec(resolve_metric(metric, mode, blur), blur=blur)
     rule = FlagRule(relative=relative, absolute=threshold)
+    if out is not None:  # before any file is scored: a batch can take hours
+        check_output_file(out, "--out")
     sources = collect_files(paths)
     if not sources:
         raise InputError("no images found")
     with progress_view("scoring", show_bar=sys.stderr.isatty()) as on_event:
         report = run_batch(sources, spec, rule, scheduler=scheduler, workers=workers,
                            chunk_size=chunk_size, per_plane=per_plane, on_event=on_event)
+    write = report.write_json if (out is not None and out.suffix.lower() == ".json") or (
+        out is None and as_json) else report.write_csv
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", newline="") as handle:
-            if out.suffix.lower() == ".json":
-                report.write_json(handle)
-            else:
-                report.write_csv(handle)
-    elif as_json:
-        report.write_json(sys.stdout)
+        try:
+            with out.open("w", newline="") as handle:
+                write(handle)
+        except OSError as exc:
+            raise OutputError(f"cannot write the results to {out}: {exc.strerror or exc}") from None
     else:
-        report.write_csv(sys.stdout)
+        try:
+            write(sys.stdout)
+            sys.stdout.flush()
+        except OSError as exc:
+            raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
     print(report.summary(), file=sys.stderr)
     raise typer.Exit(EXIT_FOCUSED)
