@@ -196,7 +196,8 @@ def depth_of_field(scope: Microscope, search: AutofocusSettings) -> float:
 
 @dataclass(frozen=True)
 class Known:
-    """What the run has learned about one position: its drift and its focus peak's height."""
+    """What the run has learned about one position: its drift, its focus peak's height (the
+    two-frame steps are checked against it) and the peak's width (they are sized by it)."""
 
     model: DriftModel = DriftModel()
     top: float | None = None
