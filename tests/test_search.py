@@ -131,7 +131,7 @@ def test_even_positions_cover_both_ends() -> None:
 def test_end_to_end_on_the_simulator(strategy: str) -> None:
     sim = small_sim(specimen="stained-tissue", objective="20x")
     # The local strategies refocus near a known focus: they start near it.
-    start = {"brent": FOCUS - 15, "refocus": FOCUS - 3}.get(strategy, 9_900.0)
+    start = {"brent": FOCUS - 15, "refocus": FOCUS - 3, "track": FOCUS - 3}.get(strategy, 9_900.0)
     sim.stage.move_to_um(start)
     settings = AutofocusSettings(9_900.0, 10_100.0, 5.0, strategy=strategy, settle_s=0.1)
     result = run_autofocus(sim.devices(), settings)
