@@ -36,8 +36,8 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[tuple[connect.Connection, fl
     seen: list[tuple[connect.Connection, float]] = []
     real_open = cli.open_microscope
 
-    def recording_open(port: str, options: connect.ConnectOptions) -> connect.Connection:
-        connection = real_open(port, options)
+    def recording_open(port: str, options: connect.ConnectOptions, **kwargs: object) -> connect.Connection:
+        connection = real_open(port, options, **kwargs)  # type: ignore[arg-type]
         seen.append((connection, connection.microscope.stage.position_um()))
         return connection
 

@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,7 +43,7 @@ from autofocus.metrics import METRICS
 from autofocus.modes import MODES, tutorial_metric_if_blur
 from autofocus.report import StepImageWriter, plot_curve
 from autofocus.result import FocusResult
-from autofocus.runner import AutofocusSettings, run_autofocus
+from autofocus.runner import AutofocusSettings, check_before_motion, run_autofocus
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.sim import DEFAULT_TRUE_FOCUS_UM, FAULT_NAMES, OBJECTIVES, SPECIMENS, FaultPlan, SimConfig
 from autofocus.units import mm_to_um
@@ -98,7 +99,8 @@ def run_focus(
         check_plot_path(plot)
     with ExitStack() as stack:
         try:
-            connection: Connection = open_microscope(port, options)
+            connection: Connection = open_microscope(
+                port, options, check=partial(check_before_motion, settings=settings))
         except Interrupted as exc:
             if not stage_state_of(exc):
                 annotate(exc, "the stage was not moved")

@@ -92,9 +92,14 @@ def check_sim_camera(port: str, camera_spec: str, strategy: str) -> None:
         )
 
 
-def open_microscope(port: str, options: ConnectOptions) -> Connection:
+def open_microscope(port: str, options: ConnectOptions,
+                    check: Callable[[Microscope], object] | None = None) -> Connection:
     """Open stage and camera. ``camera='auto'`` means the simulated camera on the simulated
-    microscope, and the tutorial's FLIR camera (Spinnaker) with a real stage."""
+    microscope, and the tutorial's FLIR camera (Spinnaker) with a real stage.
+
+    ``check`` (the run's checks that need the devices but no motion: the range against the
+    travel, the ROI on one frame) runs before a Zaber axis without a reference position homes,
+    so a run refused for them never homes (the camera then opens before the axis homes)."""
     check_port(port)
     camera_spec = options.camera
     if port == "sim":
@@ -107,33 +112,48 @@ def open_microscope(port: str, options: ConnectOptions) -> Connection:
         return Connection(scope, simulator)
 
     xy: XYStage | None = None
-    if options.xy_devices is not None:
-        stage, xy, close_stage = open_stage_xy(port, options)
-    else:
-        stage, close_stage = open_stage(port, options)
-    closers = [close_stage]
-    try:
-        if camera_spec == "sim":
+    renderer = SimulatedMicroscope(options.sim) if camera_spec == "sim" else None
+    opened: list[tuple[Camera, Closer]] = []
+
+    def camera_for(stage: Stage) -> Camera:
+        if renderer is not None:
             # A real (or device-simulated) stage with a simulated camera that renders at the
             # stage's reported position: lets a whole run be tested over a real connection.
-            simulator = SimulatedMicroscope(options.sim)
-            camera: Camera = simulator.camera_for_stage(stage, xy_stage=xy)
-            return Connection(Microscope(stage, camera, SystemClock(), closers, port, xy_stage=xy),
-                              simulator)
-        camera, close_camera = open_camera("spinnaker" if camera_spec == "auto" else camera_spec)
-        closers.append(close_camera)
-        return Connection(Microscope(stage, camera, SystemClock(), closers, port, xy_stage=xy))
+            return renderer.camera_for_stage(stage, xy_stage=xy)
+        if not opened:
+            opened.append(open_camera("spinnaker" if camera_spec == "auto" else camera_spec))
+        return opened[0][0]
+
+    def before_homing(stage: Stage) -> None:
+        if check is not None:  # the camera opens here, so its frame is checked before homing too
+            check(Microscope(stage, camera_for(stage), SystemClock(), description=port))
+
+    try:
+        if options.xy_devices is not None:
+            stage, xy, close_stage = open_stage_xy(port, options)
+        else:
+            stage, close_stage = open_stage(port, options, before_homing)
+    except BaseException:
+        for _, close_camera in opened:
+            close_camera()
+        raise
+    closers = [close_stage]
+    try:
+        camera = camera_for(stage)
+        closers.extend(close_camera for _, close_camera in opened)
+        return Connection(Microscope(stage, camera, SystemClock(), closers, port, xy_stage=xy), renderer)
     except BaseException:
         close_stage()
         raise
 
 
-def open_stage(port: str, options: ConnectOptions) -> tuple[Stage, Closer]:
+def open_stage(port: str, options: ConnectOptions,
+               before_homing: Callable[[Stage], None] | None = None) -> tuple[Stage, Closer]:
     """A Zaber stage on a serial port or ``tcp://host:port``."""
     zaber = load_backend("zaber", "zaber")
     stage, close = zaber.open_zaber_stage(
         port, device=options.device, axis=options.axis, device_db=options.device_db,
-        native_unit_um=options.native_unit_um,
+        native_unit_um=options.native_unit_um, before_homing=before_homing,
     )
     return stage, close
 

@@ -177,6 +177,16 @@ def allowed_interval(settings: AutofocusSettings, limits_um: tuple[float, float]
     return lo, hi
 
 
+def check_before_motion(microscope: Microscope, settings: AutofocusSettings) -> tuple[float, float]:
+    """What the devices can tell before anything moves: the range within the stage's travel (the
+    allowed interval, returned) and the region of interest scored on one frame. The runner calls
+    it first; the command line also calls it before an unhomed Zaber axis homes."""
+    lo, hi = allowed_interval(settings, microscope.stage.limits_um)
+    if settings.roi is not None or settings.downsample > 1:
+        check_scorable(microscope, settings, *settings.score_functions())
+    return lo, hi
+
+
 def run_autofocus(
     microscope: Microscope,
     settings: AutofocusSettings,
@@ -192,7 +202,7 @@ def run_autofocus(
     emit: EventHandler = on_event or (lambda event: None)
     settings.validate()
     stage, clock = microscope.stage, microscope.clock
-    lo, hi = allowed_interval(settings, stage.limits_um)
+    lo, hi = check_before_motion(microscope, settings)
     start_z = stage.position_um()
     prior = start_z if settings.near_um is None else settings.near_um
     dof = settings.dof_um if settings.dof_um is not None else microscope.depth_of_field_um
@@ -200,8 +210,6 @@ def run_autofocus(
                         expect_for_mode(settings.mode), check_layer(settings.layer), dof_um=dof,
                         on_miss=settings.on_miss, expected_top=settings.expected_top)
     score_frame, coarse_frame = settings.score_functions()
-    if settings.roi is not None or settings.downsample > 1:
-        check_scorable(microscope, settings, score_frame, coarse_frame)
     probe = HardwareProbe(microscope, space, score_frame, settings.settle_s, emit, on_frame,
                           coarse_frame, settings.budget, pipeline=settings.pipeline,
                           compute_waits=settings.compute_waits)

@@ -375,13 +375,15 @@ def open_zaber_stage(
     axis: int = 1,
     device_db: Path | str | None = None,
     native_unit_um: float | None = None,
+    before_homing: Callable[[Stage], None] | None = None,
 ) -> tuple[Stage, Callable[[], None]]:
     """Connect, identify (or fall back to native units), home if needed; returns stage and closer.
 
     ``port`` is a serial port or ``tcp://host:port``; ``device`` and ``axis`` are the Zaber
     device address and axis number; ``device_db`` an offline device database (see
     :func:`database_choice`); ``native_unit_um`` the size of one native unit, used when the
-    device cannot be identified.
+    device cannot be identified. ``before_homing`` gets the stage (its travel limits known, not
+    yet homed) for the checks that need no motion: what it raises ends the opening unhomed.
     """
     database = database_choice(device_db)
     configure_library(database)
@@ -393,9 +395,11 @@ def open_zaber_stage(
         with translated(f"checking axis {axis}", connection):
             zaber_axis.generic_command("get pos")  # a missing axis answers BADAXIS here, before we move
         units = plan_units(zaber_device, zaber_axis, native_unit_um, db_problem, connection)
-        home_if_needed(zaber_axis, connection, units)
         stage = ZaberStage(connection, zaber_axis, units,
                            f"Zaber device {device} axis {axis} on {port}, {units.how}")
+        if before_homing is not None:
+            before_homing(stage)  # homing travels far: whatever can be refused is refused first
+        home_if_needed(zaber_axis, connection, units)
     except BaseException:
         with contextlib.suppress(MotionLibException):
             connection.close()
