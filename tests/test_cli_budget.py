@@ -4,6 +4,10 @@ controller)."""
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from autofocus import cli, connect
@@ -45,6 +49,37 @@ def test_the_suggested_step_is_accepted(capsys: pytest.CaptureFixture[str]) -> N
                          "--strategy", "brent")
     assert code in (0, 1), err
     assert "budget" not in err
+
+
+class LiveCamera:
+    """A camera grabbing in real time (as a webcam or GenICam camera does), counting its frames."""
+
+    exposure_s = 0.0
+
+    def __init__(self, frame_s: float) -> None:
+        self.frame_s = frame_s
+        self.grabs = 0
+        self._rng = np.random.default_rng(0)
+
+    def grab(self) -> npt.NDArray[np.uint8]:
+        time.sleep(self.frame_s)
+        self.grabs += 1
+        return self._rng.integers(0, 200, (48, 64), dtype=np.uint8)
+
+
+def test_the_time_budget_is_wall_time_with_a_live_camera_on_the_simulated_stage(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PORT sim with a live camera (allowed with --strategy sweep): the frames take real time,
+    so the budget must count it. On the simulator's virtual clock only the stage's moves count
+    (about 10 ms each), and a 1 s budget let about a hundred 50 ms frames through."""
+    camera = LiveCamera(frame_s=0.05)
+    monkeypatch.setattr(connect, "open_camera", lambda spec: (camera, lambda: None))
+    code, out, err = run(capsys, "9.9", "10.1", "0.0002", "sim", "--strategy", "sweep",
+                         "--camera", "opencv:0", "--timeout-s", "1")
+    assert code == 3, out + err
+    assert "1 s budget" in err and "stage returned to its start position" in err
+    assert 1 <= camera.grabs <= 21  # 21 frames of 50 ms are already past a 1 s budget
 
 
 zaber = pytest.importorskip("zaber_motion")

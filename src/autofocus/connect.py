@@ -107,7 +107,10 @@ def open_microscope(port: str, options: ConnectOptions,
         if camera_spec in ("auto", "sim"):
             return Connection(simulator.devices(), simulator)
         real_camera, close_camera = open_camera(camera_spec)
-        scope = Microscope(simulator.stage, real_camera, simulator.clock, [close_camera],
+        # A live camera grabs in real time: the run, and its time budget, are on the wall clock
+        # (on the virtual one, --timeout-s 3 took 34 s of frames). A video file plays at once.
+        clock = simulator.clock if opencv_file(camera_spec) is not None else SystemClock()
+        scope = Microscope(simulator.stage, real_camera, clock, [close_camera],
                            description=f"simulated stage, camera {camera_spec}")
         return Connection(scope, simulator)
 
