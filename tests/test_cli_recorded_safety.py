@@ -3,12 +3,14 @@ stack does not stop the rest, and a PNG whose name is not valid UTF-8 is read (n
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import tifffile
 from tests.test_stack import focus_stack
@@ -83,3 +85,63 @@ def test_a_truncated_stack_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "truncated or damaged" in lines[0], err
+
+
+def hostile_files(folder: Path) -> dict[str, Path]:
+    """The recorded files issue 16's harness tried: each must end in a row or one line, never a
+    traceback or a hang; a NaN plane is never focus."""
+    stack = focus_stack()
+    files: dict[str, Path] = {}
+
+    def tiff(name: str, data: np.ndarray, **options: object) -> None:
+        files[name] = folder / name
+        tifffile.imwrite(files[name], data, **options)  # type: ignore[arg-type]
+
+    files["empty.tif"] = folder / "empty.tif"
+    files["empty.tif"].write_bytes(b"")
+    tiff("nan.tif", np.full((8, 32, 32), np.nan, np.float32))
+    with_nan = stack.astype(np.float32)
+    with_nan[len(stack) // 2 + 3] = np.nan  # beside the true focus, where a search would look
+    tiff("nan-plane.tif", with_nan)
+    tiff("constant.tif", np.full((8, 32, 32), 7, np.uint16))
+    tiff("rgb.tif", np.stack([stack] * 3, axis=-1), photometric="rgb")
+    tiff("float.tif", stack.astype(np.float32) / 255)
+    tiff("five-d.ome.tif", np.zeros((2, 3, 4, 16, 16), np.uint8), metadata={"axes": "TCZYX"})
+    tiff("huge-single-plane.tif", np.zeros((6000, 6000), np.uint8))
+    ok, png = cv2.imencode(".png", stack[0])
+    assert ok
+    files["png-named.tif"] = folder / "png-named.tif"
+    files["png-named.tif"].write_bytes(png.tobytes())
+    return files
+
+
+HOSTILE = ["empty.tif", "nan.tif", "nan-plane.tif", "constant.tif", "rgb.tif", "float.tif",
+           "five-d.ome.tif", "huge-single-plane.tif", "png-named.tif"]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_stack_on_hostile_files_is_an_answer_or_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+) -> None:
+    path = hostile_files(tmp_path)[name]
+    code, out, err = run(capsys, "stack", str(path), "--json")
+    assert "Traceback" not in err
+    if code == 2:
+        assert out == "" and len(err.strip().splitlines()) == 1, err
+        return
+    assert code in (0, 1), err
+    result = json.loads(out)
+    if name == "nan-plane.tif":
+        assert result["best_index"] != len(focus_stack()) // 2 + 3
+
+
+def test_score_on_hostile_files_gives_each_a_row(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    files = hostile_files(tmp_path)
+    code, out, err = run(capsys, "score", *map(str, files.values()), "--scheduler", "sync", "--json")
+    assert code == 0 and "Traceback" not in err
+    rows = {Path(row["path"]).name: row for row in json.loads(out)["rows"]}
+    assert set(rows) == set(HOSTILE)
+    for name in ("empty.tif", "nan.tif", "five-d.ome.tif"):
+        assert rows[name]["error"] and rows[name]["flagged"], rows[name]
+    nan_plane = rows["nan-plane.tif"]
+    assert nan_plane["error"] or nan_plane["plane"] != len(focus_stack()) // 2 + 3
