@@ -115,3 +115,23 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_scoring(
     assert code == 2, err
     line = one_line(err)
     assert "--out" in line and ("cannot write there" in line or "is a file" in line), line
+
+
+def test_step_images_on_a_full_disk_are_one_line_exit_4_and_the_stage_returned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autofocus import cli, report
+
+    written: list[str] = []
+
+    def full_disk(path: str, image: object) -> bool:
+        written.append(path)
+        return len(written) < 3  # the third step image finds the disk full; OpenCV says only False
+
+    monkeypatch.setattr(report.cv2, "imwrite", full_disk)
+    code = cli.run_cli([*SWEEP, "--show-images", "--images-dir", str(tmp_path / "steps")])
+    err = capsys.readouterr().err
+    assert code == 4, err
+    line = one_line(err)
+    assert "cannot write the step image" in line
+    assert "stage returned to its start position 9.000000 mm" in line
