@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
@@ -25,7 +26,7 @@ STYLES = {"focused": ("o", "black", "fitted"), "set_apart": ("X", "red", "set ap
 DPI = 110
 
 
-def contour_format(levels: np.ndarray) -> str:
+def contour_format(levels: npt.NDArray[np.float64]) -> str:
     """The fewest decimals that write every contour level exactly (matplotlib picks levels on
     steps of 1, 2, 2.5 or 5 times a power of ten), so neighbouring labels differ: a surface
     spanning 2 um has contours every 0.25 um, which ``%.0f`` would label 10011, 10011, 10012."""
