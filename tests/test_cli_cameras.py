@@ -94,7 +94,7 @@ def test_missing_harvesters_names_the_extra_and_exits_2(
         monkeypatch.setitem(sys.modules, module, None)
     code, out, err = run(capsys, *SWEEP_ARGS, "--camera", "genicam:/some/producer.cti")
     assert (code, out) == (2, "")
-    assert "pip install 'autofocus[genicam]'" in err
+    assert "pip install -e '.[genicam]' in the autofocus clone" in err
 
 
 def test_bad_camera_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

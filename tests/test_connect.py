@@ -34,7 +34,7 @@ def test_camera_options_without_a_target_keep_their_family() -> None:
 def test_a_missing_optional_library_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "autofocus.devices.zaber", raising=False)
     monkeypatch.setitem(sys.modules, "zaber_motion", None)  # makes 'import zaber_motion' fail
-    with pytest.raises(InputError, match=r"pip install 'autofocus\[zaber\]'"):
+    with pytest.raises(InputError, match=r"pip install -e '\.\[zaber\]' in the autofocus clone"):
         open_microscope("tcp://127.0.0.1:1", ConnectOptions())
 
 

@@ -56,3 +56,15 @@ def test_ci_runs_the_oldest_and_newest_python() -> None:
     assert "SUPPORTED := 3.10 3.11 3.12 3.13" in makefile
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "3.10" in ci and "3.13" in ci
+
+
+def test_no_message_tells_to_install_from_a_package_index() -> None:
+    """autofocus is installed from its clone: ``pip install 'autofocus[zaber]'`` finds nothing on
+    a package index, so every message about a missing extra says ``pip install -e '.[zaber]'``
+    (errors.install_hint)."""
+    wrong = []
+    for path in sorted(SRC.rglob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"pip install ['\"]?autofocus\[", line):
+                wrong.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not wrong, "install hints that cannot work:\n" + "\n".join(wrong)

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from autofocus.errors import InputError
+from autofocus.errors import InputError, install_hint
 from autofocus.events import EventHandler, ProgressEvent
 from autofocus.frames import Frame
 from autofocus.metrics import Roi, make_metric
@@ -230,7 +230,7 @@ def _distributed_scheduler(address: str) -> Iterator[Scheduler]:
         from distributed import Client
     except ModuleNotFoundError:
         raise InputError(
-            "--scheduler ADDRESS needs dask.distributed: pip install 'autofocus[batch]'"
+            f"--scheduler ADDRESS needs dask.distributed: {install_hint('batch')}"
         ) from None
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S)

@@ -34,6 +34,7 @@ from autofocus.errors import (
     AutofocusError,
     InputError,
     OutputError,
+    install_hint,
 )
 from autofocus.events import EventHandler, ProgressEvent
 from autofocus.frames import parse_roi
@@ -342,7 +343,7 @@ def gui(port: Annotated[str, typer.Argument(help="sim, a serial port, or tcp://H
         from autofocus.gui.app import run_app
     except ImportError as exc:
         missing = exc.name or exc
-        raise InputError(f"the panel needs Qt: pip install 'autofocus[gui]' (missing {missing})") from None
+        raise InputError(f"the panel needs Qt: {install_hint('gui')} (missing {missing})") from None
     raise typer.Exit(run_app(port))
 
 

@@ -15,7 +15,7 @@ from types import ModuleType
 from autofocus.clock import SystemClock
 from autofocus.devices import ports
 from autofocus.devices.base import Camera, Microscope, Stage, XYStage
-from autofocus.errors import InputError
+from autofocus.errors import InputError, install_hint
 from autofocus.sim.microscope import SimConfig, SimulatedMicroscope
 
 __all__ = [
@@ -66,7 +66,7 @@ def load_backend(module: str, extra: str) -> ModuleType:
         return importlib.import_module(f"autofocus.devices.{module}")
     except ModuleNotFoundError as exc:
         raise InputError(
-            f"this needs the optional package {exc.name!r}: pip install 'autofocus[{extra}]'"
+            f"this needs the optional package {exc.name!r}: {install_hint(extra)}"
         ) from None
 
 

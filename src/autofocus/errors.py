@@ -23,6 +23,7 @@ __all__ = [
     "SearchTimeout",
     "StageError",
     "beyond",
+    "install_hint",
 ]
 
 EXIT_FOCUSED = 0
@@ -128,3 +129,9 @@ class FocusNotFound(AutofocusError):
 def beyond(end: Literal["lower", "upper"]) -> ReasonCode:
     """The reason code of a focus beyond the ``end`` end of the range."""
     return "beyond_lower" if end == "lower" else "beyond_upper"
+
+
+def install_hint(extra: str) -> str:
+    """How to install an optional extra: autofocus is installed from its clone; it is not on a
+    package index, so installing it by name with an extra finds nothing."""
+    return f"pip install -e '.[{extra}]' in the autofocus clone (the autofocus[{extra}] extra)"

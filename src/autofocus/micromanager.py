@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from autofocus.devices.micromanager import MMCamera, MMStage, open_core_microscope
-from autofocus.errors import AutofocusError, FocusNotFound, InputError, ReasonCode
+from autofocus.errors import AutofocusError, FocusNotFound, InputError, ReasonCode, install_hint
 from autofocus.events import EventHandler
 from autofocus.frames import Roi, parse_roi, validate_roi
 from autofocus.metrics import METRICS, make_metric
@@ -44,7 +44,7 @@ try:
     from pymmcore_plus.experimental.unicore import Device, UniMMCore
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "autofocus.micromanager needs pymmcore-plus: pip install 'autofocus[micromanager]'"
+        f"autofocus.micromanager needs pymmcore-plus: {install_hint('micromanager')}"
     ) from exc
 
 __all__ = [

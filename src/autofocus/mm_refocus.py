@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from autofocus.errors import AutofocusError
+from autofocus.errors import AutofocusError, install_hint
 from autofocus.result import FocusResult
 
 try:
@@ -29,7 +29,7 @@ try:
     from useq import HardwareAutofocus, MDAEvent, MDASequence
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "autofocus.mm_refocus needs pymmcore-plus: pip install 'autofocus[micromanager]'"
+        f"autofocus.mm_refocus needs pymmcore-plus: {install_hint('micromanager')}"
     ) from exc
 
 __all__ = [

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from autofocus.errors import InputError
+from autofocus.errors import InputError, install_hint
 from autofocus.xy import Region
 
 __all__ = [
@@ -95,11 +95,11 @@ def write_json(tiles: Sequence[Tile], path: Path) -> None:
 
 def useq_sequence(tiles: Sequence[Tile], **sequence_fields: Any) -> Any:
     """A ``useq.MDASequence`` visiting every tile at its z (extra fields, e.g. ``channels``,
-    pass through). Needs ``useq-schema`` (``pip install 'autofocus[micromanager]'``)."""
+    pass through). Needs ``useq-schema`` (``pip install -e '.[micromanager]'`` in the clone)."""
     try:
         import useq
     except ModuleNotFoundError:
-        raise InputError("the useq export needs useq-schema: pip install 'autofocus[micromanager]'") from None
+        raise InputError(f"the useq export needs useq-schema: {install_hint('micromanager')}") from None
     positions = [useq.Position(x=t.x_um, y=t.y_um, z=t.z_um, name=f"r{t.row}c{t.col}") for t in tiles]
     return useq.MDASequence(stage_positions=positions, **sequence_fields)
 

@@ -18,7 +18,8 @@ def test_without_qt_the_command_names_the_extra_and_exits_2(
     monkeypatch.setitem(sys.modules, "qtpy", None)  # as on a machine without the extra
     assert run_cli(["gui"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("autofocus: error: the panel needs Qt: pip install 'autofocus[gui]'")
+    assert err.startswith(
+        "autofocus: error: the panel needs Qt: pip install -e '.[gui]' in the autofocus clone")
     assert "\n" not in err
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from autofocus.devices.base import Camera
 from autofocus.devices.camera_settings import CameraSettings, colour_to_grey, parse_camera_argument
-from autofocus.errors import CameraError, InputError
+from autofocus.errors import CameraError, InputError, install_hint
 from autofocus.frames import ChannelOrder, Frame
 
 __all__ = [
@@ -58,7 +58,7 @@ def _harvesters() -> ModuleType:
         import harvesters.core
     except ModuleNotFoundError:
         raise InputError(
-            "genicam cameras need harvesters: pip install 'autofocus[genicam]'"
+            f"genicam cameras need harvesters: {install_hint('genicam')}"
         ) from None
     return harvesters.core
 

@@ -10,7 +10,7 @@ deliberate ways, both for the sample's safety:
   returns only once the reported position is within ``tolerance_um`` of the target (or raises
   :class:`StageError` after ``timeout_s``).
 
-Requires ``microscope>=0.7`` and ``Pyro4`` (``pip install 'autofocus[pymicroscope]'``).
+Requires ``microscope>=0.7`` and ``Pyro4`` (``pip install -e '.[pymicroscope]'`` in the clone).
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ import numpy as np
 
 from autofocus.clock import SystemClock
 from autofocus.devices.base import Microscope, TwoAxisXYStage
-from autofocus.errors import CameraError, InputError, LimitError, StageError
+from autofocus.errors import CameraError, InputError, LimitError, StageError, install_hint
 from autofocus.frames import Frame
 
 try:
     import Pyro4
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "autofocus.devices.pymicroscope needs python-microscope: pip install 'autofocus[pymicroscope]'"
+        f"autofocus.devices.pymicroscope needs python-microscope: {install_hint('pymicroscope')}"
     ) from exc
 
 __all__ = ["PyMicroscopeCamera", "PyMicroscopeStage", "PyMicroscopeXYStage", "connect", "open_pymicroscope"]

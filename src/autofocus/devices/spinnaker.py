@@ -22,7 +22,7 @@ import numpy as np
 
 from autofocus.devices.base import Camera
 from autofocus.devices.camera_settings import CameraSettings, parse_camera_argument
-from autofocus.errors import CameraError, InputError
+from autofocus.errors import CameraError, InputError, install_hint
 from autofocus.frames import Frame
 
 __all__ = [
@@ -42,7 +42,7 @@ SDK_URL = "https://www.teledynevisionsolutions.com/products/spinnaker-sdk/"
 SDK_HINT = (
     "the spinnaker camera needs FLIR's Spinnaker SDK and its Python package PySpin, which pip cannot "
     f"fetch: install the SDK from {SDK_URL}, pip install the spinnaker_python wheel that comes with it "
-    "for this Python version, then pip install 'autofocus[spinnaker]' "
+    f"for this Python version, then {install_hint('spinnaker')} "
     "(or use --camera genicam:PATH with the SDK's GenTL producer)"
 )
 OPTIONS = ("exposure_ms", "gain_db", "format", "timeout_ms")
@@ -63,7 +63,7 @@ def import_sdk() -> tuple[ModuleType, ModuleType]:
         import simple_pyspin
     except ImportError:
         raise InputError(
-            "the spinnaker camera needs simple-pyspin: pip install 'autofocus[spinnaker]'"
+            f"the spinnaker camera needs simple-pyspin: {install_hint('spinnaker')}"
         ) from None
     return PySpin, simple_pyspin
 

@@ -1,4 +1,4 @@
-"""Zaber focus stages through the Zaber Motion Library (``pip install 'autofocus[zaber]'``).
+"""Zaber focus stages through the Zaber Motion Library (``pip install -e '.[zaber]'`` in the clone).
 
 PORT is a serial port (``/dev/ttyUSB0``, ``COM3``) or ``tcp://HOST:PORT``. The stage is axis
 ``--axis`` (default 1) of device ``--device`` (default 3: the Z stage of a Zaber MVR microscope,

@@ -5,7 +5,7 @@ third), all behind one port: :func:`open_zaber_xyz` opens the one connection and
 stage and the XY stage on it. Each axis is a :class:`~autofocus.devices.zaber.ZaberStage`, so
 units (identified or native), limits and error translation are the focus drive's.
 
-Requires ``zaber-motion`` (``pip install 'autofocus[zaber]'``).
+Requires ``zaber-motion`` (``pip install -e '.[zaber]'`` in the clone).
 """
 
 from __future__ import annotations

@@ -10,12 +10,14 @@
 Importing this package imports Qt; ``import autofocus`` never does.
 """
 
+from autofocus.errors import install_hint
+
 try:
     import pyqtgraph  # noqa: F401
     import qtpy.QtWidgets  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        f"the autofocus panel needs Qt and pyqtgraph: pip install 'autofocus[gui]' ({exc})",
+        f"the autofocus panel needs Qt and pyqtgraph: {install_hint('gui')} ({exc})",
         name=exc.name,
     ) from exc
 

@@ -9,7 +9,7 @@ simulated minutes, not real ones.
 A pure-Python device's ``self.core`` exposes only events in pymmcore-plus 0.18, so the devices
 cannot ask the core where the other devices are: each one holds the slide directly.
 
-Requires ``pymmcore-plus>=0.18`` (``pip install 'autofocus[micromanager]'``).
+Requires ``pymmcore-plus>=0.18`` (``pip install -e '.[micromanager]'`` in the clone).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Use them in-process, or serve them with python-microscope's ``device-server``::
 
     $ device-server devices.py   # serves PYRO:FocusStage@127.0.0.1:8000 and PYRO:Camera@...
 
-Requires ``microscope>=0.7`` (``pip install 'autofocus[pymicroscope]'``).
+Requires ``microscope>=0.7`` (``pip install -e '.[pymicroscope]'`` in the clone).
 """
 
 from __future__ import annotations
