@@ -116,3 +116,33 @@ def test_the_suggested_step_fits_the_budget(span_um: float, frames: int, step_mm
     assert suggest_step_mm(span_um, frames) == pytest.approx(step_mm)
     assert span_um / (step_mm * 1000) + 1 <= frames + 1e-9
 
+
+
+def test_streamed_frames_are_stamped_where_their_exposure_was_and_passes_start_on_time() -> None:
+    """Each streamed frame's z is where the stage was at the middle of its exposure, also for
+    the last frame of a pass (the stage stopped during its grab) and the first (the stage run
+    up to the pass's start, so it is not a stand still ringing from the move there)."""
+    sim = small_sim(specimen="stained-tissue", start_um=9_000.0)
+    exposed: dict[float, float] = {}  # the grab's end (the sample's time) -> z at mid-exposure
+    grab = sim.camera.grab
+
+    def watched_grab():  # type: ignore[no-untyped-def]
+        mid = sim.clock.now() + sim.camera.exposure_s / 2
+        frame = grab()
+        move = sim.stage._move  # the trajectory the controller reports
+        exposed[sim.clock.now()] = move.position(mid) if move is not None else sim.stage.position_um()
+        return frame
+
+    sim.camera.grab = watched_grab  # type: ignore[method-assign]
+    space = SearchSpace(9_900.0, 10_100.0, 10.0, 9_000.0)
+    probe = HardwareProbe(sim.devices(), space, lambda frame: float(frame.mean()), 0.0,
+                          lambda event: None, None)
+    began = sim.clock.now()
+    probe.sweep(9_900.0, 10_100.0, 20.0)  # the first pass (its frame period is measured here)
+    for start, end, spacing in [(10_060.0, 9_960.0, 10.0), (9_990.0, 10_030.0, 4.0)]:
+        moving = [s for s in probe.sweep(start, end, spacing) if s.moving]
+        assert abs(moving[0].z_um - start) <= 0.1 * spacing
+        assert abs(moving[-1].z_um - end) <= 0.6 * spacing
+        for sample in moving:
+            truth = exposed[min(exposed, key=lambda t: abs(t - began - sample.t_s))]
+            assert abs(sample.z_um - truth) <= 0.05 * spacing, (sample, truth)

@@ -37,6 +37,9 @@ POSITION_TOLERANCE_UM = 1.0
 """How far from the last commanded position the stage may read (native-unit rounding) before
 this run concludes that someone else moved it."""
 REGRABS = 2
+RUN_UP_WAITS = 4
+"""Waits at most while a pass's run-up carries the stage to its start (one at full speed; the
+others cover the command latency and the acceleration ramp)."""
 """How many more frames are asked for at one position after an unusable one."""
 
 FrameHandler = Callable[[int, float, Frame, float], None]
@@ -182,11 +185,26 @@ class HardwareProbe:
             # wait until it is about one spacing along instead.
             self._wait(self._frame_period_s)
         else:
-            self.move(start_um)
+            # A stand rings for tens of ms after a move: its first frame would be blurred. Move
+            # to one spacing before the start instead and let the stream carry the stage to the
+            # start over one frame period, so the pass's first frame is one rung down.
+            direction = math.copysign(1.0, end_um - start_um)
+            run_up = start_um - direction * spacing_um
+            self.move(run_up if self._space.contains(run_up) else start_um)
             self.timer.resume()
-            stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
+            speed = spacing_um / self._frame_period_s
+            stage.start_move_to_um(self._space.clamp(end_um), speed)
+            # The first exposure's middle should fall on the start: wait until the stage is
+            # half an exposure short of it (at most a few waits: the ramp is short).
+            first_at = start_um - direction * speed * self._scope.camera.exposure_s / 2
+            for _ in range(RUN_UP_WAITS):
+                short = (first_at - stage.position_um()) * direction
+                if short <= 0 or not stage.is_moving():
+                    break
+                self._wait(max(short / speed, self._frame_period_s / 50))
         self.timer.pause()
         self.timer.streaming = True
+        speed = spacing_um / self._frame_period_s
         pipeline: ScoringPipeline[tuple[float, float]] | None = (
             ScoringPipeline(self._scores, self.timer) if self._pipeline else None)
         try:
@@ -201,7 +219,8 @@ class HardwareProbe:
                 t1, z1 = clock.now(), stage.position_um()
                 mid = min(self._scope.camera.exposure_s / 2, t1 - t0)
                 # The z and time of this frame's own exposure, however late it is scored.
-                z = self._space.clamp(z0 + (z1 - z0) * (mid / (t1 - t0) if t1 > t0 else 0.0))
+                z = self._space.clamp(self._mid_exposure_z(z0, z1, t1 - t0, mid, speed,
+                                                           stopped=not stage.is_moving()))
                 done = ([((z, t1), frame, self._scores(frame))] if pipeline is None
                         else pipeline.submit((z, t1), frame))
                 for (zf, tf), scored, scores in done:
@@ -223,6 +242,19 @@ class HardwareProbe:
             if pipeline is not None:
                 pipeline.close()
         return self._curve.samples[first:]
+
+    @staticmethod
+    def _mid_exposure_z(z0: float, z1: float, grab_s: float, mid_s: float, speed_um_s: float,
+                        *, stopped: bool) -> float:
+        """Where the stage was ``mid_s`` into a grab that began at ``z0`` and ended at ``z1``:
+        at constant speed, on the straight line between them (the acceleration ramps need no
+        model); when the pass ended during the grab, at the pass's speed until it stopped (the
+        average over the grab would put the frame short of where it was exposed)."""
+        if grab_s <= 0:
+            return z0
+        if stopped:
+            return z0 + math.copysign(min(abs(z1 - z0), speed_um_s * mid_s), z1 - z0)
+        return z0 + (z1 - z0) * mid_s / grab_s
 
     def check_where(self, z_um: float | None) -> None:
         """Before a frame is trusted or a result reported: the stage must be where this run last

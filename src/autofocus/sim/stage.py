@@ -244,9 +244,14 @@ class SimStage:
 
     def _amplitude_after(self, move: _Move) -> float:
         """Vibration left by a move: grows with its length, capped by what the acceleration
-        can drive the stand's resonance to; adds to what was still ringing."""
-        fresh = min(self.spec.vibration_per_um * abs(move.z1 - move.z0),
-                    self.spec.vibration_cap_um())
+        can drive the stand's resonance to; adds to what was still ringing.
+
+        What excites the stand is the braking, so the length that counts is at most what the
+        speed profile covers while accelerating and braking (``2 * ramp_um``): all of a short
+        point-to-point move (unchanged), but next to nothing of a slow streamed pass, however
+        long it was (braking from tens of um/s takes a millisecond)."""
+        excited = min(abs(move.z1 - move.z0), 2 * move.ramp_um)
+        fresh = min(self.spec.vibration_per_um * excited, self.spec.vibration_cap_um())
         residual = 0.0
         if self._vib_amp > 0:
             residual = self._vib_amp * math.exp(-(move.t_end - self._vib_t0)
