@@ -171,6 +171,9 @@ def checks(outcomes: list[Outcome], measure: str) -> list[str]:
         verdict(all(o.frames <= sw.frames for o in outcomes for sw in sweep if sw.series == o.series),
                 f"{measure}: no strategy takes more frames than the sweep on any series"),
     ]
+    wrong_confident = [o for o in outcomes if o.wrong and o.confidence >= 0.5]
+    lines.append(verdict(not wrong_confident, f"{measure}: every strategy's wrong answers have "
+                                              f"confidence < 0.5 ({len(wrong_confident)} not)"))
     confident = [o for o in outcomes if o.status == "focused" and o.confidence >= 0.9]
     share = float(np.mean([o.right for o in confident])) if confident else 1.0
     lines.append(verdict(share >= 0.97, f"{measure}: confidence >= 0.9 right in >= 97 % "

@@ -60,10 +60,12 @@ def test_live_transparent_cells_focus_within_one_step(objective: str, mode: str)
     assert abs(result.best_z_um - sim.true_focus_um) <= STEP_UM
 
 
-@pytest.mark.parametrize("objective", ["10x", "40x"])
+@pytest.mark.parametrize("objective", ["10x"])
 def test_plain_peak_finding_fails_on_transparent_cells(objective: str) -> None:
     """The same measures read as a plain peak (brightfield mode) do not find this focus, so
-    the auto test above fails if auto mode ever becomes plain peak-finding."""
+    the auto test above fails if auto mode ever becomes plain peak-finding. (At 40x the two
+    humps lie within one step of focus and the fine score's envelope peaks there: a plain peak
+    search that follows the fine score, as the default does, is right too.)"""
     assert metric_for_mode("brightfield") == metric_for_mode("auto")
     assert coarse_metric_for_mode("brightfield") == coarse_metric_for_mode("auto")
     sim = SimulatedMicroscope(SimConfig(specimen="transparent-cells", objective=objective))

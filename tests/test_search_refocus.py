@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from tests.conftest import small_sim
 
@@ -102,3 +104,21 @@ def test_a_top_at_the_end_of_the_widened_window_is_not_focus() -> None:
                                                       strategy="refocus"))
     assert not result.focused
     assert result.reason_code == "beyond_upper", result.reason
+
+
+def test_a_widened_answer_that_left_the_range_unsearched_is_not_confident() -> None:
+    """The prior's window shows no focus, the widened window (+-15 DOF) finds a small peak;
+    a peak twice as high lies beyond it, unsearched: the answer stays below 0.5."""
+    def score(z: float) -> float:
+        small = 0.4 * math.exp(-0.5 * ((z - 14.0) / 0.8) ** 2)
+        large = math.exp(-0.5 * ((z - 48.0) / 0.8) ** 2)
+        return 1.0 + small + large
+
+    result = find_focus(score, 0.0, 100.0, 1.0, "refocus", start_z_um=0.0)
+    assert result.focused and result.best_z_um is not None, result.reason
+    assert abs(result.best_z_um - 14.0) <= 1.0
+    assert result.confidence < 0.5
+    # The same small peak, widened into a window that is the whole range: nothing unsearched.
+    whole = find_focus(score, 0.0, 18.0, 1.0, "refocus", start_z_um=4.0)
+    assert whole.focused and whole.best_z_um is not None and abs(whole.best_z_um - 14.0) <= 1.0
+    assert whole.confidence >= 0.5, (whole.best_z_um, whole.confidence)

@@ -26,6 +26,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from autofocus.numerics import run_above
+
 FloatArray = npt.NDArray[np.float64]
 
 # The contrast term: 0 at this SNR (the flatness threshold), 1 - 1/e at SNR_SCALE above it.
@@ -46,6 +48,10 @@ TOP_PLATEAU = 0.6
 TOP_CLEAR = 0.3
 # The symmetry term never goes below this (an uneven peak is still a peak).
 SYMMETRY_FLOOR = 0.6
+# An answer whose search left part of the range where another focus (a layer) could lie
+# unexamined is worth at most this: the focus of what was examined, not necessarily the focus
+# (confident answers are 0.5 or more).
+UNEXAMINED_CAP = 0.45
 
 
 def clip01(value: float) -> float:
@@ -61,17 +67,6 @@ def contrast_term(snr: float, relative_rise: float) -> float:
 def sampling_term(scores: FloatArray, best: int, baseline: float) -> float:
     lo, hi = run_above(scores, best, baseline + FIT_LEVEL * (scores[best] - baseline))
     return clip01((hi - lo + 1) / SAMPLING_POINTS)
-
-
-def run_above(scores: FloatArray, best: int, level: float) -> tuple[int, int]:
-    """First and last index of the contiguous run around ``best`` above ``level``."""
-    lo = best
-    while lo > 0 and scores[lo - 1] > level:
-        lo -= 1
-    hi = best
-    while hi < len(scores) - 1 and scores[hi + 1] > level:
-        hi += 1
-    return lo, hi
 
 
 def half_widths(z: FloatArray, scores: FloatArray, best: int, level: float) -> tuple[float, float]:

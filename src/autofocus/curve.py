@@ -33,11 +33,10 @@ from autofocus.confidence import (
     FLAT_SNR,
     contrast_term,
     evidence_confidence,
-    run_above,
 )
 from autofocus.errors import FocusNotFound
 from autofocus.layers import Layer, choose_layer, close_as_humps
-from autofocus.numerics import fit_vertex, parabola_vertex, robust_sigma
+from autofocus.numerics import fit_vertex, parabola_vertex, robust_sigma, run_above, top_window
 
 FloatArray = npt.NDArray[np.float64]
 Expect = Literal["peak", "dip", "auto"]
@@ -351,24 +350,10 @@ def fit_peak(z: FloatArray, scores: FloatArray, best: int, baseline: float) -> t
     """Sub-sample position of the peak at index ``best``.
 
     A Gaussian (a parabola on log scores above the baseline) through the contiguous points that
-    reach ``FIT_LEVEL`` of the peak's height: near their maximum, focus curves are close to
+    reach ``TOP_LEVEL`` of the peak's height: near their maximum, focus curves are close to
     Gaussian, and the log makes the fit insensitive to the overall scale. Falls back to a
     parabola through the three points around the best one, then to the best point itself."""
-    return fit_vertex(z, scores, best, baseline, fit_window(scores, best, baseline))
-
-
-def fit_window(scores: FloatArray, best: int, baseline: float) -> npt.NDArray[np.intp]:
-    """Indices of the contiguous run around ``best`` above ``FIT_LEVEL`` of its height; at
-    least the best point's two neighbours, so a sharp peak still gets three points."""
-    level = baseline + FIT_LEVEL * (scores[best] - baseline)
-    lo = best
-    while lo > 0 and scores[lo - 1] > level:
-        lo -= 1
-    hi = best
-    while hi < len(scores) - 1 and scores[hi + 1] > level:
-        hi += 1
-    lo, hi = min(lo, max(best - 1, 0)), max(hi, min(best + 1, len(scores) - 1))
-    return np.arange(lo, hi + 1)
+    return fit_vertex(z, scores, best, baseline, top_window(scores, best, baseline))
 
 
 def transparent_humps(z: FloatArray, scores: FloatArray, peaks: list[LocalPeak],

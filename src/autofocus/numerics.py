@@ -2,6 +2,7 @@
 
 - robust noise: the MAD-based spread of a set of deviations, or of a sequence's differences;
 - the position window: samples within ``lo``..``hi`` give or take ``POSITION_TOLERANCE_UM``;
+- the run of points around a peak above a level, and the top of a peak (:func:`top_window`);
 - peak placement: a Gaussian (parabola on log heights) through the points around the best one,
   else a parabola through its three neighbours, else the best point itself.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
+from statistics import NormalDist
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -26,22 +28,26 @@ POSITION_TOLERANCE_UM = 1e-6
 MAD_TO_SIGMA = 1.4826
 
 
-def robust_sigma(deviations: npt.ArrayLike) -> float:
-    """Standard deviation of normal noise estimated from deviations about zero (the median of
-    their absolute values, scaled): a few outliers (a peak among flat frames) do not move it.
-    0 for no finite deviations."""
+def robust_sigma(deviations: npt.ArrayLike, quantile: float = 0.5) -> float:
+    """Standard deviation of normal noise estimated from deviations about zero: the
+    ``quantile`` of their absolute values, scaled (0.5: the MAD). A few outliers (a peak among
+    flat frames) do not move it; a lower quantile tolerates more of them. 0 for no finite
+    deviations."""
     values = np.abs(np.asarray(deviations, dtype=float))
     values = values[np.isfinite(values)]
-    return MAD_TO_SIGMA * float(np.median(values)) if len(values) else 0.0
+    if not len(values):
+        return 0.0
+    scale = 1.0 / MAD_TO_SIGMA if quantile == 0.5 else NormalDist().inv_cdf((1 + quantile) / 2)
+    return float(np.quantile(values, quantile)) / scale
 
 
-def difference_noise(values: npt.ArrayLike, order: int = 1) -> float:
+def difference_noise(values: npt.ArrayLike, order: int = 1, quantile: float = 0.5) -> float:
     """Noise of a sequence from its ``order``-th differences (1: frame to frame; 2: also blind
-    to a linear trend): their robust spread divided by how much differencing amplifies white
-    noise (sqrt 2 and sqrt 6)."""
+    to a linear trend): their robust spread (:func:`robust_sigma` at ``quantile``) divided by
+    how much differencing amplifies white noise (sqrt 2 and sqrt 6)."""
     differences = np.diff(np.asarray(values, dtype=float), order)
     gain = math.sqrt({1: 2.0, 2: 6.0}[order])
-    return robust_sigma(differences) / gain
+    return robust_sigma(differences, quantile) / gain
 
 
 class Positioned(Protocol):
@@ -59,6 +65,32 @@ def within(z_um: float, lo_um: float, hi_um: float) -> bool:
 def in_window(samples: Iterable[P], lo_um: float, hi_um: float) -> list[P]:
     """The samples taken within ``lo``..``hi`` (same order)."""
     return [s for s in samples if within(s.z_um, lo_um, hi_um)]
+
+
+# Peaks are placed from their top only: the points above this fraction of the height. A focus
+# curve is Gaussian near its top, but its flanks need not be (spherical aberration broadens one;
+# a dim specimen's baseline lifts both), and a flank would pull the fit towards it.
+TOP_LEVEL = 0.5
+
+
+def run_above(scores: FloatArray, best: int, level: float) -> tuple[int, int]:
+    """First and last index of the contiguous run around ``best`` above ``level``."""
+    lo = best
+    while lo > 0 and scores[lo - 1] > level:
+        lo -= 1
+    hi = best
+    while hi < len(scores) - 1 and scores[hi + 1] > level:
+        hi += 1
+    return lo, hi
+
+
+def top_window(scores: FloatArray, best: int, baseline: float,
+               fraction: float = TOP_LEVEL) -> npt.NDArray[np.intp]:
+    """Indices of the contiguous run around ``best`` above ``fraction`` of its height over
+    ``baseline``; at least the best point's two neighbours, so a sharp peak still gets three."""
+    lo, hi = run_above(scores, best, baseline + fraction * (scores[best] - baseline))
+    lo, hi = min(lo, max(best - 1, 0)), max(hi, min(best + 1, len(scores) - 1))
+    return np.arange(lo, hi + 1)
 
 
 def fit_vertex(z: FloatArray, scores: FloatArray, best: int, baseline: float,

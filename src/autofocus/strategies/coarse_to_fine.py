@@ -17,7 +17,6 @@ from autofocus.errors import FocusNotFound
 from autofocus.space import Probe, SearchSpace, StopWhen, sweep_positions
 from autofocus.strategies.grid import grid_search
 from autofocus.strategies.passes import (
-    bracket_or_look_between,
     coarse_spacing,
     interleaved_pass,
     pass_noise,
@@ -30,7 +29,7 @@ from autofocus.strategies.transparent import (
     transparent_in_passes,
     transparent_lead,
 )
-from autofocus.strategies.verdict import UNSEEN_RIVAL, hidden_rivals, judged, refine_rivals
+from autofocus.strategies.verdict import bracket_or_candidates, judged
 
 # The coarse pass steps this many user steps. The user's step is the tutorial's "small enough
 # that focus is not skipped" for the full-resolution score; the coarse score's capture range is
@@ -93,14 +92,8 @@ def search_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: i
 
 def peak_in_passes(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
     """After the first pass: bracket the coarse score's peak, zoom in on the fine one."""
-    if hidden_rivals(probe):
-        return refine_rivals(probe, space, spacing, points,
-                             FocusNotFound("no coarse peak resolved", "unresolved"), UNSEEN_RIVAL)
-    try:
-        bracket = bracket_or_look_between(probe, space, spacing, interleaved_pass)
-    except FocusNotFound as exc:
-        if exc.kind != "rivals":
-            raise
-        return refine_rivals(probe, space, spacing, points, exc)
-    return zoom(probe, space, bracket, points, pass_noise(probe.curve))
+    found = bracket_or_candidates(probe, space, spacing, points, interleaved_pass)
+    if isinstance(found, Peak):
+        return found
+    return zoom(probe, space, found, points, pass_noise(probe.curve))
 

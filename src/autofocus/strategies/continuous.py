@@ -29,14 +29,12 @@ import math
 import numpy as np
 
 from autofocus.curve import FLAT_RELATIVE, Peak, Sample
-from autofocus.errors import FocusNotFound
 from autofocus.numerics import difference_noise, in_window
 from autofocus.space import Probe, SearchSpace
 from autofocus.strategies.coarse_to_fine import search_in_passes
 from autofocus.strategies.passes import (
     MIN_SPACING_FRACTION,
     Bracket,
-    bracket_or_look_between,
     coarse_of,
     coarse_spacing,
     fit_fine,
@@ -46,7 +44,7 @@ from autofocus.strategies.passes import (
     whole_pass,
 )
 from autofocus.strategies.stepped import climb_fine, fit_climb
-from autofocus.strategies.verdict import UNSEEN_RIVAL, hidden_rivals, refine_rivals
+from autofocus.strategies.verdict import bracket_or_candidates
 
 # The first pass streams frames this many user steps apart.
 CONTINUOUS_FACTOR = 9.0
@@ -111,15 +109,9 @@ def peak_passed(samples: list[Sample]) -> bool:
 
 def streamed_then_stepped(probe: Probe, space: SearchSpace, spacing: float, points: int) -> Peak:
     """After the first pass: bracket, one streamed pass over the bracket, climb at rest."""
-    if hidden_rivals(probe):
-        return refine_rivals(probe, space, spacing, points,
-                             FocusNotFound("no coarse peak resolved", "unresolved"), UNSEEN_RIVAL)
-    try:
-        bracket = bracket_or_look_between(probe, space, spacing, between_pass)
-    except FocusNotFound as exc:
-        if exc.kind != "rivals":
-            raise
-        return refine_rivals(probe, space, spacing, points, exc)
+    bracket = bracket_or_candidates(probe, space, spacing, points, between_pass)
+    if isinstance(bracket, Peak):
+        return bracket
     centre, bracket_spacing, (lo, hi) = bracket_pass(probe, space, bracket, points)
     lead = climb_fine(probe, lo, hi, centre, CLIMB_START * bracket_spacing,
                       MIN_SPACING_FRACTION * space.step_um, lead_in=True)
@@ -178,7 +170,8 @@ def bracket_pass(probe: Probe, space: SearchSpace, bracket: Bracket,
         lo, hi = space.clamp(centre - half), space.clamp(centre + half)
         samples = whole_pass(probe, space, lo, hi, spacing)
         window = in_window(samples, lo, hi) or samples
-        fine = fit_fine(window, space, spacing, noise, final=False)
+        fine = fit_fine(window, space, spacing, noise, final=False,
+                        reference=probe.curve.samples)
         if fine is not None:
             return fine.z_um, spacing, (lo, hi)
         next_centre, next_half, _ = next_window(window, space, spacing, half)

@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from autofocus.confidence import FIT_LEVEL, half_widths
 from autofocus.curve import (
     ABOVE_NOISE_SNR,
     FocusCurve,
@@ -30,7 +31,6 @@ from autofocus.curve import (
     check_not_flat,
     check_one_peak,
     curve_stats,
-    fit_window,
     is_flat,
     profile,
     significant_peaks,
@@ -42,6 +42,7 @@ from autofocus.numerics import (
     fit_vertex,
     in_window,
     log_parabola_vertex,
+    top_window,
 )
 from autofocus.space import Probe, SearchSpace, StopWhen, stepped_sweep
 
@@ -180,7 +181,7 @@ def bracket_focus(curve: FocusCurve, space: SearchSpace, spacing_um: float) -> B
     if 0 < best < len(z) - 1:
         neighbours = scores[[best - 1, best + 1]] - stats.baseline
         if np.all(neighbours > ABOVE_NOISE_SNR * stats.noise):
-            window = fit_window(scores, best, stats.baseline)
+            window = top_window(scores, best, stats.baseline, FIT_LEVEL)
             vertex = log_parabola_vertex(z[window], scores[window] - stats.baseline)
             if vertex is not None:
                 return Bracket(vertex, FITTED_HALF * spacing_um, fitted=True)
@@ -224,7 +225,8 @@ def zoom(probe: Probe, space: SearchSpace, bracket: Bracket, points: int, noise:
         # Frames that no longer change (a recorded stack replays its nearest plane) end the
         # zoom as the finest spacing does.
         final = spacing <= min_spacing or len({s.score for s in window}) <= 1
-        fit = fit_fine(window, space, spacing, noise, final=False, lead=lead)
+        fit = fit_fine(window, space, spacing, noise, final=False, lead=lead,
+                       reference=probe.curve.samples)
         if fit is None and final:
             # The window may have shrunk inside a fine peak broader than it (the coarse score
             # led the way), or below the planes of a recording: all frames together show both
@@ -232,13 +234,21 @@ def zoom(probe: Probe, space: SearchSpace, bracket: Bracket, points: int, noise:
             fit = fit_fine(probe.curve.samples, space, spacing, noise, final=True, lead=lead)
         if fit is not None:
             return fit
-        centre, half, fitted = next_window(window, space, spacing, half, lead)
+        nxt = next_window(window, space, spacing, half, lead)
+        beyond_end = fine_beyond_window(window, probe.curve, space, spacing) if lead == "coarse" else None
+        if beyond_end is not None and abs(beyond_end - nxt[0]) > nxt[1]:
+            # The fine peak lies past this window, where the coarse score is still high, and
+            # the coarse score's next window would leave it out (the two peaks apart by
+            # aberration): move the window towards it, do not shrink it.
+            centre, fitted = beyond_end, False
+            continue
+        centre, half, fitted = nxt
     raise FocusNotFound("the fine score has no resolved peak where the coarse score put focus "
                         f"(after {MAX_ZOOM_PASSES} passes)", "unresolved")
 
 
 def fit_fine(window: list[Sample], space: SearchSpace, spacing: float, noise: float, *,
-             final: bool, lead: Lead = "coarse") -> Peak | None:
+             final: bool, lead: Lead = "coarse", reference: list[Sample] | None = None) -> Peak | None:
     """The fine peak of one pass, fitted, or None when the pass does not resolve it yet.
 
     Resolved: the best frame is not at the pass's ends and at least three frames, one on each
@@ -255,29 +265,62 @@ def fit_fine(window: list[Sample], space: SearchSpace, spacing: float, noise: fl
                                 f"({z[best]:.2f} um): focus may lie beyond it", beyond(edge))
     base = float(scores.min())
     height = float(scores[best]) - base
-    idx = fit_window(scores, best, base) if height > 0 else None
+    idx = top_window(scores, best, base, FIT_LEVEL) if height > 0 else None
     if idx is not None:
         level = base + RESOLVED_LEVEL * height
         idx = idx[scores[idx] > level]
     resolved = (not at_end and idx is not None and len(idx) >= 3 and height > FINE_SNR * noise
                 and int(idx.min()) < best < int(idx.max())
-                and (lead == "fine" or coarse_agrees(window, float(z[best]))))
+                and (lead == "fine" or (coarse_agrees(reference or window, float(z[best]))
+                                        and narrower_than_coarse(z, scores, best, base,
+                                                                 reference or window))))
     if not resolved:
         if final:
             raise FocusNotFound("the fine score shows no resolved peak where the coarse score put "
                                 "focus, even at the finest spacing", "unresolved")
         return None
     assert idx is not None
-    vertex, method = fit_vertex(z, scores, best, base, idx)
+    # Resolved by the frames above RESOLVED_LEVEL; placed by the top alone.
+    vertex, method = fit_vertex(z, scores, best, base, top_window(scores, best, base))
     confidence = min(1.0, len(idx) / 5.0)
     return Peak(float(vertex), float(scores[best]), confidence=confidence, method=method)
 
 
+def fine_beyond_window(window: list[Sample], curve: FocusCurve, space: SearchSpace,
+                       spacing: float) -> float | None:
+    """The end of this pass's window where its fine score is highest, when it is highest there
+    (not at an edge of the range) and the coarse score agrees there over the whole curve."""
+    z, scores = profile(FocusCurve(list(window)))
+    best = int(np.argmax(scores))
+    if best not in (0, len(z) - 1) or len(z) < 3 or edge_name(float(z[best]), space, spacing):
+        return None
+    return float(z[best]) if coarse_agrees(curve.samples, float(z[best])) else None
+
+
+def narrower_than_coarse(z: npt.NDArray[np.float64], scores: npt.NDArray[np.float64], best: int,
+                         base: float, samples: list[Sample]) -> bool:
+    """Whether the fine peak at ``best`` (width at half height above ``base``) is narrower than
+    the coarse score's peak over ``samples``. Fine detail fades with defocus before coarse
+    detail does, so a focus peak of the fine score is always the narrower: a fine "peak" as
+    wide as the coarse one, in a pass too sparse to show the real one, is noise on its tail."""
+    coarse = FocusCurve(list(samples)).coarse_curve()
+    if not coarse.samples:
+        return True
+    cz, cs = profile(coarse)
+    top = int(np.argmax(cs))
+    floor = float(np.percentile(cs, 10))
+    coarse_width = sum(half_widths(cz, cs, top, floor + 0.5 * (float(cs[top]) - floor)))
+    fine_width = sum(half_widths(z, scores, best, base + 0.5 * (float(scores[best]) - base)))
+    return fine_width < coarse_width
+
+
 def coarse_agrees(window: list[Sample], z_um: float) -> bool:
-    """Whether the coarse score is high (``COARSE_AGREES`` of its range in the window) at the
-    fine score's best frame. Some fine measures have side lobes or plateaus away from focus (on
-    dim fluorescence the band-pass energy is lowest tens of um around focus and rises again
-    farther out); the broad coarse score has none, so a fine peak it does not share is not focus."""
+    """Whether the coarse score is high (``COARSE_AGREES`` of its range over ``window``: a
+    pass, or all frames) at the fine score's best frame. Some fine measures have side lobes or
+    plateaus away from focus (on dim fluorescence the band-pass energy is lowest tens of um
+    around focus and rises again farther out); the broad coarse score has none, so a fine peak
+    it does not share is not focus. Over all frames, not one narrow pass: near its broad top
+    the coarse score varies little, and aberration shifts its peak from the fine one's."""
     coarse = FocusCurve(list(window)).coarse_curve()
     if not coarse.samples:
         return True
@@ -312,7 +355,7 @@ def next_window(window: list[Sample], space: SearchSpace, spacing: float,
         # Focus lies beyond this window: move it, do not shrink it.
         return end, half, False
     base = float(coarse.min())
-    idx = fit_window(coarse, best, base)
+    idx = top_window(coarse, best, base, FIT_LEVEL)
     level = base + INSIDE_PEAK * (coarse[best] - base)
     if coarse[best - 1] > level and coarse[best + 1] > level:
         vertex = log_parabola_vertex(z[idx], coarse[idx] - base)

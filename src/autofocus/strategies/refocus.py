@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize
 
+from autofocus.confidence import UNEXAMINED_CAP
 from autofocus.curve import FocusCurve, Peak, Sample
 from autofocus.errors import FocusNotFound, beyond
 from autofocus.space import Probe, SearchSpace, StopWhen
@@ -153,6 +154,10 @@ def widened(probe: Probe, space: SearchSpace, dof: float, why: str) -> Peak:
             raise FocusNotFound(f"{why}; widened to {lo:.2f}..{hi:.2f} um, the score is highest "
                                 f"at its {end} end: focus may lie beyond it (on_miss='search' "
                                 "searches the whole range)", beyond(end))
+    if lo > space.lo_um or hi < space.hi_um:
+        # The best focus within the window; a stronger one beyond it (another layer, a prior
+        # far off) was not looked for, so the answer cannot claim to be the focus.
+        return replace(peak, confidence=min(peak.confidence, UNEXAMINED_CAP))
     return peak
 
 

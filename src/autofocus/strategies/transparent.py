@@ -44,9 +44,13 @@ from autofocus.strategies.passes import (
 # rises by at least this fraction of its range on both sides of it. A peak specimen's fine and
 # coarse scores peak together, so its coarse score is at its top there, never in a valley.
 VALLEY_RISE = 0.25
-# The second look around a transparent specimen's first resolved fine peak spans this many of
-# its half-widths on either side (the humps are about one half-width apart), in this many frames
-# per side.
+# The second look around a transparent specimen's first resolved fine peak spans this many
+# depths of field on either side when the optics are known (the humps lie about 1.5 depths of
+# field either side of focus, so the twin is about 3 away) ...
+LOOK_DOFS = 3.0
+# ... else this many of the peak's half-widths as its frames show them (the humps are about one
+# half-width apart; a fast pass's motion blur can fill the notch and overstate it), in this
+# many frames per side.
 LOOK_REACH = 2.0
 LOOK_POINTS = 4
 
@@ -102,7 +106,8 @@ def focus_transparent(probe: Probe, space: SearchSpace, lead_um: float, spacing:
     hump = zoom(probe, space, Bracket(lead_um, NEAREST_HALF * spacing), points, noise, lead="fine")
     # The zoom stops at the first resolved peak, which may be one hump of two. A second look,
     # symmetric about it and wide enough to reach its twin, tells a dip from a single peak.
-    reach = LOOK_REACH * peak_half_width(probe.curve, hump)
+    reach = (LOOK_DOFS * space.dof_um if space.dof_um
+             else LOOK_REACH * peak_half_width(probe.curve, hump))
     lo, hi = space.clamp(hump.z_um - reach), space.clamp(hump.z_um + reach)
     # Its own frames only: evenly spaced and taken in one go, unlike the zoom's, which mix
     # spacings and motion blur and can make a third hump of noise between the two.

@@ -2,17 +2,19 @@
 coarse peak whose width the first pass has not seen beside a smaller clear one) are each refined
 before one is chosen, a peak with no lower frame beyond it towards a near end of
 the range is focus beyond that end, and the confidence is the curve's evidence
-(:func:`autofocus.confidence.evidence_confidence`) on all the frames taken.
+(:func:`autofocus.confidence.evidence_confidence`) on all the frames taken, below 0.5 when the
+gaps between them leave room for a hidden layer (:mod:`autofocus.strategies.gaps`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 from scipy import signal
 
-from autofocus.confidence import evidence_confidence
+from autofocus.confidence import FLAT_SNR, UNEXAMINED_CAP, evidence_confidence
 from autofocus.curve import (
     ABOVE_NOISE_SNR,
     COMPARABLE,
@@ -25,9 +27,15 @@ from autofocus.curve import (
 )
 from autofocus.errors import FocusNotFound
 from autofocus.layers import choose_layer
-from autofocus.numerics import difference_noise
 from autofocus.space import Probe, SearchSpace
-from autofocus.strategies.passes import NEAREST_HALF, Bracket, pass_noise, zoom
+from autofocus.strategies.gaps import coarse_noise, room_for_a_hidden_layer
+from autofocus.strategies.passes import (
+    NEAREST_HALF,
+    Bracket,
+    bracket_or_look_between,
+    pass_noise,
+    zoom,
+)
 
 # A peak within this many user steps of an end of the range must show a frame beyond it (on
 # that side) at least this fraction of its height lower, or focus may lie beyond that end.
@@ -58,68 +66,109 @@ def judged(probe: Probe, space: SearchSpace, peak: Peak) -> Peak:
     top = max(float(scores[best]) - stats.baseline, 1e-300)
     rival = max((p.height for p in peaks if abs(float(z[p.index]) - float(z[best])) >
                  EDGE_STEPS * space.step_um), default=0.0) / top
-    return replace(peak, confidence=evidence_confidence(z, scores, best, stats.baseline,
-                                                        stats.noise, rival))
+    confidence = evidence_confidence(z, scores, best, stats.baseline, stats.noise, rival)
+    hideout = probe.curve.coarse_curve().samples and room_for_a_hidden_layer(
+        probe, peak.z_um, space.lo_um, space.hi_um)
+    if hideout:
+        confidence = min(confidence, UNEXAMINED_CAP)
+    return replace(peak, confidence=confidence)
 
 
 # A coarse peak seen by one frame only (its neighbours below half its height) has not shown
-# its width: a smaller coarse peak this high (relative) may hide a higher top between frames.
-UNSEEN_RIVAL = 0.1
+# the coarse score's width: another coarse peak that would on its own make a curve not flat
+# (FLAT_SNR noise deviations) may hide a higher top between frames, however small its frame
+# shows it, down to this fraction of the strongest frame (a layer 150 um away at 40x showed
+# 1 % to 4 %; the slow tails of one broad peak 0.1 %). At most MAX_CANDIDATES are refined.
+UNSEEN_RIVAL = 0.01
+MAX_CANDIDATES = 3
 
 
-def coarse_tops(probe: Probe) -> tuple[list[tuple[float, float]], float]:
-    """The first pass's coarse peaks that stand out of its noise, as (z, prominence), highest
-    first, and the coarse score's baseline. The noise is that of the frames away from the
-    peaks (at most the median): a sparse pass over narrow peaks inflates the curve's own
-    five-point estimate."""
+def coarse_tops(probe: Probe, snr: float = ABOVE_NOISE_SNR) -> tuple[list[tuple[float, float]], float]:
+    """The coarse peaks that stand ``snr`` noise deviations (:func:`coarse_noise`) out of the
+    curve, as (z, prominence), highest first, and the coarse score's baseline."""
     z, coarse = profile(probe.curve.coarse_curve())
-    stats = curve_stats(z, coarse)
-    far = coarse[coarse <= np.median(coarse)]
-    noise = max(difference_noise(far, 1), 1e-12) if len(far) >= 3 else stats.noise
     padded = np.concatenate(([coarse.min()], coarse, [coarse.min()]))
-    indices, props = signal.find_peaks(padded, prominence=ABOVE_NOISE_SNR * noise)
+    indices, props = signal.find_peaks(padded, prominence=snr * coarse_noise(probe))
     tops = sorted(((float(z[i - 1]), float(p)) for i, p in zip(indices, props["prominences"],
                                                                  strict=True)),
                   key=lambda t: t[1], reverse=True)
-    return tops, stats.baseline
+    return tops, curve_stats(z, coarse).baseline
 
 
-def hidden_rivals(probe: Probe) -> bool:
-    """Whether the first pass shows a coarse peak whose width it has not seen (its neighbours
-    below half its height) beside another clear coarse peak: both must be refined before one
-    is chosen."""
+def unseen_candidates(probe: Probe) -> list[tuple[float, float]]:
+    """When the first pass shows a coarse peak whose width it has not seen (its neighbours
+    below half its height) beside other clear coarse peaks, all of them (as :func:`coarse_tops`
+    gives them): the pass cannot tell which one is higher. Else an empty list."""
     z, coarse = profile(probe.curve.coarse_curve())
     if len(z) < 5 or is_flat(z, coarse):
-        return False  # an empty field: its noise bumps are no rivals (the flat check decides)
-    tops, baseline = coarse_tops(probe)
-    if len(tops) < 2 or tops[1][1] < UNSEEN_RIVAL * tops[0][1]:
-        return False
+        return []  # an empty field: its noise bumps are no rivals (the flat check decides)
+    tops, baseline = coarse_tops(probe, FLAT_SNR)
+    if len(tops) < 2:
+        return []
     best = int(np.argmin(np.abs(z - tops[0][0])))
     half = baseline + 0.5 * (float(coarse[best]) - baseline)
     neighbours = [coarse[i] for i in (best - 1, best + 1) if 0 <= i < len(coarse)]
-    return all(v < half for v in neighbours)
+    if any(v >= half for v in neighbours):
+        return []
+    candidates = [t for t in tops if t[1] >= UNSEEN_RIVAL * tops[0][1]]
+    return candidates[:MAX_CANDIDATES] if len(candidates) >= 2 else []
+
+
+LookBetween = Callable[[Probe, SearchSpace, float], None]
+
+
+def bracket_or_candidates(probe: Probe, space: SearchSpace, spacing: float, points: int,
+                          look_between: LookBetween) -> Bracket | Peak:
+    """After the first pass: the coarse peak's bracket; or, when the pass cannot tell which of
+    several coarse peaks is highest, the peak chosen among them after refining each."""
+    unresolved = FocusNotFound("no coarse peak resolved", "unresolved")
+    candidates = unseen_candidates(probe)
+    if candidates:
+        return refine_rivals(probe, space, spacing, points, unresolved, candidates)
+    try:
+        return bracket_or_look_between(probe, space, spacing, look_between)
+    except FocusNotFound as exc:
+        if exc.kind != "rivals":
+            raise
+        tops, _ = coarse_tops(probe)
+        comparable = [t for t in tops if t[1] >= COMPARABLE * tops[0][1]] if tops else []
+        return refine_rivals(probe, space, spacing, points, exc, comparable[:MAX_CANDIDATES])
 
 
 def refine_rivals(probe: Probe, space: SearchSpace, spacing: float, points: int,
-                  rivals: FocusNotFound, fraction: float = COMPARABLE) -> Peak:
-    """Several comparable coarse peaks: each one zoomed in on before one is chosen (a narrow
-    fine top can exceed what the coarse frames show); the fine tops are then layers
-    (:func:`autofocus.layers.choose_layer`). Raises ``rivals`` when none resolves."""
-    tops, _ = coarse_tops(probe)
-    tops = [t for t in tops if t[1] >= fraction * tops[0][1]] if tops else []
-    noise = pass_noise(probe.curve)
-    found: list[Peak] = []
-    for centre, _height in tops:
-        try:
-            found.append(zoom(probe, space, Bracket(centre, NEAREST_HALF * spacing), points, noise))
-        except FocusNotFound:
-            continue
+                  rivals: FocusNotFound, tops: list[tuple[float, float]]) -> Peak:
+    """Several coarse peaks ``tops`` ((z, prominence)): each one zoomed in on before one is
+    chosen (a narrow fine top can exceed what the coarse frames show); the fine tops are then
+    layers (:func:`choose_among`). Raises ``rivals`` when none resolves."""
+    found = refine_tops(probe, space, spacing, points, tops)
     if not found:
         raise rivals
+    return choose_among(probe, space, found)
+
+
+def refine_tops(probe: Probe, space: SearchSpace, spacing: float, points: int,
+                tops: list[tuple[float, float]], found: tuple[Peak, ...] = ()) -> list[Peak]:
+    """The fine peaks that zooming in on each of ``tops`` resolves, added to ``found``; peaks
+    within one user step of each other are one (two coarse tops either side of one fine peak
+    zoom into the same peak)."""
+    noise = pass_noise(probe.curve)
+    peaks = list(found)
+    for centre, _height in tops:
+        try:
+            peak = zoom(probe, space, Bracket(centre, NEAREST_HALF * spacing), points, noise)
+        except FocusNotFound:
+            continue
+        same = [p for p in peaks if abs(p.z_um - peak.z_um) <= space.step_um]
+        peaks = [p for p in peaks if p not in same] + [max([peak, *same], key=lambda p: p.score)]
+    return peaks
+
+
+def choose_among(probe: Probe, space: SearchSpace, found: list[Peak]) -> Peak:
+    """The layer ``space.layer`` picks among refined fine peaks (:func:`choose_layer`)."""
     fine_z, fine = profile(FocusCurve(list(probe.curve.samples)))
     baseline = curve_stats(fine_z, fine).baseline
-    found.sort(key=lambda peak: peak.score, reverse=True)
+    found = sorted(found, key=lambda peak: peak.score, reverse=True)
     positions = np.array([peak.z_um for peak in found])
     index, _ = choose_layer(positions, [(i, peak.score - baseline) for i, peak in enumerate(found)],
-                                space.layer, space.start_um)
+                            space.layer, space.start_um)
     return found[index]
