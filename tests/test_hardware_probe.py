@@ -11,6 +11,7 @@ from autofocus.hardware_probe import Budget, HardwareProbe, frame_problem
 from autofocus.runner import AutofocusSettings, run_autofocus, suggest_step_mm
 from autofocus.search import STRATEGIES, SearchSpace
 from autofocus.sim import FaultPlan
+from autofocus.space import sweep_positions
 
 
 def settings(**overrides: object) -> AutofocusSettings:
@@ -146,3 +147,17 @@ def test_streamed_frames_are_stamped_where_their_exposure_was_and_passes_start_o
         for sample in moving:
             truth = exposed[min(exposed, key=lambda t: abs(t - began - sample.t_s))]
             assert abs(sample.z_um - truth) <= 0.05 * spacing, (sample, truth)
+
+
+def test_a_streamed_pass_stops_at_the_sweeps_frame_count_with_the_pipeline_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A strategy streaming three frames per step would take three times the sweep's frames;
+    the budget stops the stream in time, counting the frames still being scored."""
+    def greedy(probe, space):  # type: ignore[no-untyped-def]
+        probe.sweep(space.lo_um, space.hi_um, space.step_um / 3)
+        raise AssertionError("the budget should have stopped the pass")
+
+    monkeypatch.setitem(STRATEGIES, "greedy", greedy)
+    sim = small_sim(specimen="stained-tissue", start_um=9_900.0)
+    result = run_autofocus(sim.devices(), settings(strategy="greedy", pipeline=True))
+    assert result.frames <= len(sweep_positions(9_900.0, 10_100.0, 10.0))

@@ -27,6 +27,7 @@ from typing import Generic, TypeVar
 
 from autofocus.clock import Clock, VirtualClock
 from autofocus.frames import Frame
+from autofocus.space import STREAM_LAG
 
 __all__ = ["DEFAULT_DEPTH", "ComputeTime", "Scores", "ScoringPipeline"]
 
@@ -34,7 +35,7 @@ Scores = tuple[float, float | None]
 """A frame's fine score and its coarse one (None without a coarse measure)."""
 Tag = TypeVar("Tag")
 
-DEFAULT_DEPTH = 2
+DEFAULT_DEPTH = STREAM_LAG
 
 
 class ComputeTime:

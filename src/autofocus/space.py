@@ -164,6 +164,11 @@ class OverBudget(Exception):
     """A strategy asked for more frames than the sweep over the same range would take."""
 
 
+STREAM_LAG = 2
+"""Frames a streaming probe may have taken but not yet scored when it asks whether to stop
+(the depth of :class:`autofocus.pipeline.ScoringPipeline`'s queue)."""
+
+
 class FrameBudget:
     """A probe that lets a strategy take at most ``limit`` frames (the sweep's count over the
     same range and step), then raises :class:`OverBudget`. It adds no state of its own: the
@@ -195,11 +200,13 @@ class FrameBudget:
         limit = self.limit
 
         def stop(frames: list[Sample]) -> bool:
-            full = self._probe.curve.frames_taken >= limit
+            # A streaming probe scores frames while the next ones are exposed: by the time it
+            # asks, up to STREAM_LAG more frames are taken, and they count too.
+            full = self._probe.curve.frames_taken + STREAM_LAG >= limit
             return full or (stop_when is not None and stop_when(frames))
 
         samples = self._probe.sweep(start_um, end_um, spacing_um, stop_when=stop)
-        if self._probe.curve.frames_taken >= limit and not (
+        if self._probe.curve.frames_taken + STREAM_LAG >= limit and not (
                 stop_when is not None and samples and stop_when(samples)):
             lo, hi = sorted((start_um, end_um))
             expected = len(even_positions(lo, hi, spacing_um))
