@@ -13,7 +13,7 @@ from tests.conftest import small_sim
 
 from autofocus import cli, connect
 from autofocus.devices.opencv import write_video
-from autofocus.search import sweep_positions
+from autofocus.space import sweep_positions
 
 START_MM, END_MM, STEP_MM = 9.95, 10.07, 0.01
 SWEEP_UM = sweep_positions(START_MM * 1000, END_MM * 1000, STEP_MM * 1000)

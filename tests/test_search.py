@@ -16,12 +16,11 @@ from autofocus.search import (
     CallableProbe,
     SearchSpace,
     StopWhen,
-    even_positions,
     find_focus,
-    fit_fine,
-    next_window,
     run_strategy,
 )
+from autofocus.space import even_positions
+from autofocus.strategies.passes import fit_fine, next_window
 
 FOCUS = 10_012.3
 

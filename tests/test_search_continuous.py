@@ -8,7 +8,8 @@ from tests.conftest import small_sim
 from tests.test_search import FOCUS, lorentz
 
 from autofocus.runner import AutofocusSettings, run_autofocus
-from autofocus.search import CallableProbe, SearchSpace, even_positions, find_focus
+from autofocus.search import CallableProbe, SearchSpace, find_focus
+from autofocus.space import even_positions
 from autofocus.strategies.continuous import CONTINUOUS_FACTOR, peak_passed, stream_phase
 from autofocus.strategies.passes import whole_pass
 

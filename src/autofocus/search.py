@@ -54,14 +54,13 @@ from autofocus.space import (
     SearchSpace,
     StopWhen,
     Strategy,
-    even_positions,
     stepped_sweep,
     sweep_positions,
 )
 from autofocus.strategies.brent import brent
 from autofocus.strategies.coarse_to_fine import COARSE_FACTOR, coarse_to_fine
 from autofocus.strategies.continuous import continuous
-from autofocus.strategies.passes import coarse_spacing, fit_fine, next_window
+from autofocus.strategies.passes import coarse_spacing
 from autofocus.strategies.refocus import refocus
 from autofocus.strategies.sweep import sweep
 from autofocus.strategies.tracking import track
@@ -77,14 +76,9 @@ __all__ = [
     "SearchSpace",
     "StopWhen",
     "Strategy",
-    "even_positions",
     "find_focus",
-    "fit_fine",
     "get_strategy",
-    "next_window",
     "run_strategy",
-    "stepped_sweep",
-    "sweep_positions",
 ]
 
 STRATEGIES: dict[str, Strategy] = {

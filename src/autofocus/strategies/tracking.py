@@ -27,9 +27,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from autofocus.curve import FocusCurve, Peak, Sample
-from autofocus.space import Probe, SearchSpace, StopWhen
-from autofocus.strategies.refocus import PROBE_DOF, SIGMA_PER_DOF, refocus
+from autofocus.curve import Peak, Sample
+from autofocus.space import Probe, SearchSpace
+from autofocus.strategies.refocus import PROBE_DOF, SIGMA_PER_DOF, FreshView, refocus
 
 __all__ = ["CHECK_DOF", "LEVEL_RANGE", "TwoFrameReading", "track", "two_frame_reading"]
 
@@ -88,24 +88,15 @@ def track(probe: Probe, space: SearchSpace) -> Peak:
     return refocus(Reused(probe, frames, REUSE_DOF * dof), space)
 
 
-class Reused:
+class Reused(FreshView):
     """The probe, offering frames already taken: a frame asked for within ``tolerance_um`` of
     one of them is that frame (once), not a new exposure. Its curve holds the frames served
     from here on, as a fresh search expects."""
 
     def __init__(self, probe: Probe, frames: list[Sample], tolerance_um: float) -> None:
-        self._probe = probe
+        super().__init__(probe)
         self._spare = list(frames)
         self._tolerance = tolerance_um
-        self._curve = FocusCurve()
-
-    @property
-    def curve(self) -> FocusCurve:
-        return self._curve
-
-    @property
-    def coarse_measured(self) -> bool:
-        return self._probe.coarse_measured
 
     def sample(self, z_um: float) -> float:
         for frame in self._spare:
@@ -113,16 +104,4 @@ class Reused:
                 self._spare.remove(frame)
                 self._curve.samples.append(frame)
                 return frame.score
-        value = self._probe.sample(z_um)
-        self._curve.samples.append(self._probe.curve.samples[-1])
-        return value
-
-    def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
-              stop_when: StopWhen | None = None) -> list[Sample]:
-        samples = self._probe.sweep(start_um, end_um, spacing_um, stop_when=stop_when)
-        self._curve.samples.extend(samples)
-        return samples
-
-    def discard(self, samples: list[Sample]) -> None:
-        self._probe.discard(samples)
-        self._curve.set_apart(samples)
+        return super().sample(z_um)
