@@ -28,6 +28,16 @@ import numpy.typing as npt
 
 from autofocus.numerics import run_above
 
+__all__ = [
+    "CLEAR_RELATIVE",
+    "FIT_LEVEL",
+    "FLAT_SNR",
+    "UNEXAMINED_CAP",
+    "contrast_term",
+    "evidence_confidence",
+    "half_widths",
+]
+
 FloatArray = npt.NDArray[np.float64]
 
 # The contrast term: 0 at this SNR (the flatness threshold), 1 - 1/e at SNR_SCALE above it.

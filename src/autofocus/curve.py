@@ -38,6 +38,25 @@ from autofocus.errors import FocusNotFound
 from autofocus.layers import Layer, choose_layer, close_as_humps
 from autofocus.numerics import fit_vertex, parabola_vertex, robust_sigma, run_above, top_window
 
+__all__ = [
+    "ABOVE_NOISE_SNR",
+    "COMPARABLE",
+    "FLAT_RELATIVE",
+    "CurveStats",
+    "Expect",
+    "FocusCurve",
+    "Peak",
+    "Sample",
+    "check_not_flat",
+    "check_one_peak",
+    "curve_stats",
+    "is_flat",
+    "locate_dip",
+    "profile",
+    "significant_peaks",
+    "transparent_humps",
+]
+
 FloatArray = npt.NDArray[np.float64]
 Expect = Literal["peak", "dip", "auto"]
 """What focus looks like on the curve: its highest peak; or the dip between two humps when they

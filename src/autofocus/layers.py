@@ -27,6 +27,8 @@ import numpy.typing as npt
 from autofocus.confidence import half_widths
 from autofocus.errors import FocusNotFound, InputError
 
+__all__ = ["LAYER_FRACTION", "Layer", "check_layer", "choose_layer", "close_as_humps"]
+
 FloatArray = npt.NDArray[np.float64]
 Layer = Literal["auto", "nearest", "lowest", "highest", "strongest"]
 LAYERS: tuple[Layer, ...] = ("auto", "nearest", "lowest", "highest", "strongest")

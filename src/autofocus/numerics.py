@@ -20,6 +20,19 @@ from typing import Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "POSITION_TOLERANCE_UM",
+    "difference_noise",
+    "fit_vertex",
+    "in_window",
+    "log_parabola_vertex",
+    "parabola_vertex",
+    "robust_sigma",
+    "run_above",
+    "top_window",
+    "within",
+]
+
 FloatArray = npt.NDArray[np.float64]
 
 # Positions closer than this are the same position: it absorbs float rounding in step arithmetic.

@@ -18,6 +18,21 @@ from autofocus.errors import InputError
 from autofocus.layers import Layer, check_layer
 from autofocus.numerics import POSITION_TOLERANCE_UM
 
+__all__ = [
+    "ON_MISS",
+    "STREAM_LAG",
+    "FrameBudget",
+    "OnMiss",
+    "OverBudget",
+    "Probe",
+    "SearchSpace",
+    "StopWhen",
+    "Strategy",
+    "even_positions",
+    "stepped_sweep",
+    "sweep_positions",
+]
+
 OnMiss = Literal["widen", "search", "fail"]
 ON_MISS: tuple[OnMiss, ...] = ("widen", "search", "fail")
 

@@ -28,6 +28,8 @@ from autofocus.space import Probe, SearchSpace
 from autofocus.strategies.passes import MIN_SPACING_FRACTION, coarse_agrees, coarse_of
 from autofocus.strategies.stepped import climb_fine, locate_at_rest
 
+__all__ = ["brent"]
+
 # The window: this many user steps either side of the start.
 BRENT_HALF_WINDOW_STEPS = 5.0
 # Brent stops when it has the coarse peak to this fraction of a step; the fine climb takes over.

@@ -31,6 +31,8 @@ from autofocus.strategies.transparent import (
 )
 from autofocus.strategies.verdict import bracket_or_candidates, judged
 
+__all__ = ["COARSE_FACTOR", "coarse_to_fine", "search_in_passes"]
+
 # The coarse pass steps this many user steps. The user's step is the tutorial's "small enough
 # that focus is not skipped" for the full-resolution score; the coarse score's capture range is
 # several times wider (benchmarks/search.py measures the trade-off).

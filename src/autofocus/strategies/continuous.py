@@ -46,6 +46,8 @@ from autofocus.strategies.passes import (
 from autofocus.strategies.stepped import climb_fine, fit_climb
 from autofocus.strategies.verdict import bracket_or_candidates
 
+__all__ = ["CONTINUOUS_FACTOR", "continuous", "peak_passed", "stream_phase"]
+
 # The first pass streams frames this many user steps apart.
 CONTINUOUS_FACTOR = 9.0
 # The bracket pass takes 2 * points + 1 frames.

@@ -42,6 +42,8 @@ from autofocus.errors import FocusNotFound
 from autofocus.space import Probe, SearchSpace, sweep_positions
 from autofocus.strategies.passes import MIN_SPACING_FRACTION
 
+__all__ = ["grid_search"]
+
 # The first pass takes every this many of the sweep's positions ...
 GRID_FACTOR = 3
 # ... but keeps at least this many intervals over the range.

@@ -46,6 +46,25 @@ from autofocus.numerics import (
 )
 from autofocus.space import Probe, SearchSpace, StopWhen, stepped_sweep
 
+__all__ = [
+    "COARSE_AGREES",
+    "INSIDE_PEAK",
+    "MIN_SPACING_FRACTION",
+    "NEAREST_HALF",
+    "Bracket",
+    "bracket_or_look_between",
+    "coarse_agrees",
+    "coarse_of",
+    "coarse_spacing",
+    "fit_fine",
+    "interior_peak_index",
+    "interleaved_pass",
+    "next_window",
+    "pass_noise",
+    "whole_pass",
+    "zoom",
+]
+
 Lead = Literal["coarse", "fine"]
 """The score that leads the passes (brackets, moves the zoom window): the coarse one, whose
 capture range is wide; or, for transparent specimens, whose coarse score has humps, the fine one."""

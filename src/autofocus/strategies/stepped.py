@@ -16,6 +16,8 @@ from autofocus.numerics import POSITION_TOLERANCE_UM, fit_vertex, in_window, wit
 from autofocus.space import Probe
 from autofocus.strategies.passes import INSIDE_PEAK
 
+__all__ = ["climb_fine", "fit_climb", "locate_at_rest"]
+
 # A climb that has not resolved the peak after this many frames is lost (noise, an edge).
 MAX_STEPPED_FRAMES = 12
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from autofocus.curve import Peak
 from autofocus.space import Probe, SearchSpace, sweep_positions
 
+__all__ = ["sweep"]
+
 
 def sweep(probe: Probe, space: SearchSpace) -> Peak:
     """The tutorial's search: every step from one end to the other, best frame wins.

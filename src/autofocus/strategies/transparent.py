@@ -35,6 +35,8 @@ from autofocus.strategies.passes import (
     zoom,
 )
 
+__all__ = ["focus_transparent", "overlooked_fine_peak", "transparent_in_passes", "transparent_lead"]
+
 # Transparent specimens (expect "auto" or "dip"). Low-frequency contrast grows with defocus on
 # both sides of focus (the coarse score has humps tens of um out and a valley at focus), while
 # the fine score's envelope peaks at focus with a notch one depth of field wide in its middle.

@@ -37,6 +37,8 @@ from autofocus.strategies.passes import (
     zoom,
 )
 
+__all__ = ["bracket_or_candidates", "judged"]
+
 # A peak within this many user steps of an end of the range must show a frame beyond it (on
 # that side) at least this fraction of its height lower, or focus may lie beyond that end.
 EDGE_STEPS = 2.0
