@@ -164,6 +164,7 @@ def test_help_names_the_units_and_exit_codes(capsys: pytest.CaptureFixture[str])
     assert code == 0
     assert "millimetres" in out
     assert "Exit codes" in out
+    assert "4 output failed" in out and "130/143 interrupted" in out
 
 
 def test_demo_focuses_and_writes_the_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

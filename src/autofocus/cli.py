@@ -3,7 +3,8 @@
     autofocus START_MM END_MM STEP_MM PORT [--verbose] [--show-images] [--blur N]
 
 Other jobs are subcommands (``autofocus demo``, ...). Exit codes: 0 focused, 1 focus not found
-(stage back at its start), 2 bad input (nothing moved), 3 hardware error.
+(stage back at its start), 2 bad input (nothing moved), 3 hardware error or budget used up, 4 output
+failed, 130/143 interrupted by SIGINT/SIGTERM (see README.md).
 """
 
 from __future__ import annotations
@@ -204,7 +205,8 @@ def sim_config(focus_mm: float | None, specimen: str, objective: str, bits: int,
     help="Bring the microscope into focus: search START_MM..END_MM (millimetres, as in Zaber's "
     "tutorial; the Python API uses micrometres) with STEP_MM between frames, on PORT: 'sim' for the "
     "simulated microscope, a serial port (COM3, /dev/ttyUSB0) or tcp://HOST:PORT for a Zaber stage. "
-    "Exit codes: 0 focused, 1 focus not found (stage back at start), 2 bad input, 3 hardware error. "
+    "Exit codes: 0 focused, 1 focus not found (stage back at start), 2 bad input (nothing moved), "
+    "3 hardware error or budget used up, 4 output failed, 130/143 interrupted (stage returned). "
     "Other commands: 'autofocus demo', 'autofocus COMMAND --help'.",
 )
 def focus(
