@@ -1,9 +1,10 @@
 """Room for a hidden layer in the gaps between frames.
 
 A pass-based search samples more sparsely than the user's step. That is safe only where the
-frames show that nothing could hide between them: a coarse peak as wide as the answer's, half
-as high (a layer worth choosing, :data:`autofocus.layers.LAYER_FRACTION`), midway between two
-frames, must still rise ``FLAT_SNR`` noise deviations above the baseline at them. At high NA
+frames show that nothing could hide between them: a coarse peak like the answer's, half as high
+(a layer worth choosing, :data:`autofocus.layers.LAYER_FRACTION`), midway between two frames,
+must still rise ``FLAT_SNR`` noise deviations above the baseline at one of them, as far out as
+the frames show the answer's own peak doing so at twice that height. At high NA
 (or on sparse beads) the coarse peak is narrow, and making sure would cost about the sweep's
 frames; the search does not pay that, it says so: its answer's confidence stays below 0.5
 (:data:`autofocus.confidence.UNEXAMINED_CAP`).
@@ -16,7 +17,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from autofocus.confidence import FLAT_SNR, half_widths
+from autofocus.confidence import FLAT_SNR
 from autofocus.curve import curve_stats, profile
 from autofocus.layers import LAYER_FRACTION
 from autofocus.numerics import difference_noise
@@ -24,8 +25,6 @@ from autofocus.space import Probe
 
 __all__ = ["coarse_noise", "hiding_spacing", "room_for_a_hidden_layer"]
 
-# The half width at half height of a Gaussian, in sigmas.
-HALF_WIDTH_SIGMAS = math.sqrt(2 * math.log(2))
 # The coarse noise: from this quantile of the frame-to-frame changes (see coarse_noise).
 NOISE_QUANTILE = 0.25
 
@@ -43,23 +42,23 @@ def coarse_noise(probe: Probe) -> float:
 
 
 def hiding_spacing(probe: Probe, peak_um: float) -> float:
-    """The widest gap between frames in which a layer like the peak at ``peak_um`` (its coarse
-    width, half its coarse height) could not hide; infinite when such a layer would be flat
-    anyway, or when the coarse score shows no width to go by."""
+    """The widest gap between frames in which a layer like the peak at ``peak_um`` (as wide,
+    half as high) could not hide: twice the distance out to which the frames still show that
+    peak's own coarse tail at twice the threshold, on its shorter side. Measured, not modelled:
+    coarse tails are heavier than a Gaussian's, and a frame that shows one is the evidence.
+    Infinite when a layer half as high would be flat anyway."""
     z, coarse = profile(probe.curve.coarse_curve())
     best = int(np.argmin(np.abs(z - peak_um)))
     best = max(range(max(best - 2, 0), min(best + 3, len(z))), key=lambda i: coarse[i])
     baseline = float(np.percentile(coarse, 10))
-    height = float(coarse[best]) - baseline
     threshold = FLAT_SNR * coarse_noise(probe)
-    if LAYER_FRACTION * height <= threshold:
+    if LAYER_FRACTION * (float(coarse[best]) - baseline) <= threshold:
         return math.inf
-    sides = [w for w in half_widths(z, coarse, best, baseline + 0.5 * height) if w > 0]
-    if not sides:
-        return math.inf
-    sigma = min(sides) / HALF_WIDTH_SIGMAS
-    # The layer's tail, half the gap from its top, must reach the threshold at both frames.
-    return 2 * sigma * math.sqrt(2 * math.log(LAYER_FRACTION * height / threshold))
+    seen = coarse - baseline >= threshold / LAYER_FRACTION
+    top = float(z[best])
+    reach = [max((abs(float(d) - top) for d in z[seen & side]), default=0.0)
+             for side in (z < top, z > top)]
+    return 2 * min(reach)
 
 
 def room_for_a_hidden_layer(probe: Probe, peak_um: float, lo_um: float, hi_um: float) -> bool:
