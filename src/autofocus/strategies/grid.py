@@ -19,7 +19,8 @@ frames more than a step apart. So here every frame lies on the sweep's own posit
 3. the curve, now resolved at the step around every candidate, is judged as a sweep's is
    (:meth:`FocusCurve.locate_peak`: flat, edge, two layers, the fit, the confidence); a peak
    narrower than the step (fewer than three frames inside it) gets frames beside its best one,
-   half as far each time, while the sweep's frame count allows.
+   half as far each time, while the sweep's frame count allows; when it allows no more, the
+   answer is the sweep's (the best frame, with the confidence of a peak one frame wide).
 
 Every frame before the last step is one the sweep would take, and the last one stops at the
 sweep's frame count, so the search never takes more frames than the sweep.
@@ -85,9 +86,13 @@ def grid_search(probe: Probe, space: SearchSpace) -> Peak:
         except FocusNotFound as exc:
             # A peak narrower than the step (fewer than three frames inside it): frames beside
             # its best one, closer each time, while the sweep's frame count allows.
-            if (exc.kind != "sparse" or h < MIN_SPACING_FRACTION * space.step_um
-                    or probe.curve.frames_taken + 2 > budget):
+            if exc.kind != "sparse":
                 raise
+            if h < MIN_SPACING_FRACTION * space.step_um or probe.curve.frames_taken + 2 > budget:
+                # No frames left to place it between steps: every candidate is resolved at the
+                # step, so the best frame is the sweep's answer (never worse than the sweep),
+                # with the low confidence of a peak one frame wide.
+                return at_rest(probe).locate_best_frame()
         best = at_rest(probe).best_sample().z_um
         for z in (best - h, best + h):
             if space.contains(z) and not any(abs(s.z_um - z) < h / 4 for s in probe.curve.samples):
