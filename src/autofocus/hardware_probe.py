@@ -21,7 +21,7 @@ from autofocus.errors import CameraError, LimitError, SearchTimeout, StageError
 from autofocus.events import EventHandler, ProgressEvent
 from autofocus.frames import Frame
 from autofocus.pipeline import ComputeTime, Scores, ScoringPipeline
-from autofocus.space import SearchSpace, StopWhen, stepped_sweep
+from autofocus.space import SearchSpace, StopWhen, even_positions, stepped_sweep
 
 __all__ = ["DEFAULT_MAX_FRAMES", "DEFAULT_TIMEOUT_S", "Budget", "FrameHandler", "HardwareProbe",
            "frame_problem"]
@@ -114,6 +114,7 @@ class HardwareProbe:
         self._unusable_in_a_row = 0
         self._commanded: float | None = None
         self._grab_s = 0.0
+        self._planned = 0
         self._pipeline = pipeline
         self.timer = ComputeTime(microscope.clock, wait_on_virtual=compute_waits)
 
@@ -167,6 +168,10 @@ class HardwareProbe:
 
     def sweep(self, start_um: float, end_um: float, spacing_um: float, *,
               stop_when: StopWhen | None = None) -> list[Sample]:
+        # The plan so far: what progress bars show as the expected total while this pass runs.
+        lo, hi = sorted((start_um, end_um))
+        self._planned = max(self._planned, self._curve.frames_taken
+                            + len(even_positions(lo, hi, spacing_um)))
         stage = self._scope.stage
         if not isinstance(stage, ContinuousStage):
             return stepped_sweep(self, start_um, end_um, spacing_um, stop_when=stop_when)
@@ -308,7 +313,8 @@ class HardwareProbe:
         index = self._curve.frames_taken
         if self._on_frame is not None:
             self._on_frame(index, z, frame, value)
-        self._emit(ProgressEvent("frame", index, z, value))
+        self._planned = max(self._planned, index)
+        self._emit(ProgressEvent("frame", index, z, value, expected_frames=self._planned))
         return value
 
     def _unusable(self, problem: str, z: float) -> None:
