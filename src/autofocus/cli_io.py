@@ -1,5 +1,6 @@
 """Small translations at the command line's edges: negative numbers as positional values, the
-``--json`` error object, and stdout after it failed."""
+``--json`` error object, stdout after it failed, and the Zaber chain options the XY commands
+(``map``, ``track``) share."""
 
 from __future__ import annotations
 
@@ -8,10 +9,29 @@ import os
 import re
 import sys
 from contextlib import suppress
+from typing import Annotated
+
+import typer
 
 from autofocus.errors import EXIT_BAD_INPUT, AutofocusError
 
-__all__ = ["json_error", "protect_negative_numbers", "silence_stdout"]
+__all__ = [
+    "AxisOption",
+    "FocusDeviceOption",
+    "NativeUnitOption",
+    "XDeviceOption",
+    "YDeviceOption",
+    "json_error",
+    "protect_negative_numbers",
+    "silence_stdout",
+]
+
+FocusDeviceOption = Annotated[int, typer.Option("--device", help="Zaber focus device number")]
+AxisOption = Annotated[int, typer.Option("--axis", help="Zaber focus axis number")]
+XDeviceOption = Annotated[int, typer.Option("--x-device", help="Zaber X device number (same chain)")]
+YDeviceOption = Annotated[int, typer.Option("--y-device", help="Zaber Y device number (same chain)")]
+NativeUnitOption = Annotated[float | None, typer.Option(
+    "--native-unit-um", help="micrometres per native unit, when no device database is reachable")]
 
 NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from autofocus.cli_io import AxisOption, FocusDeviceOption, NativeUnitOption, XDeviceOption, YDeviceOption
 from autofocus.errors import EXIT_FOCUSED, EXIT_NOT_FOUND, InputError
 from autofocus.focusmap import (
     DEFAULT_OUTLIER_FLOOR_UM,
@@ -133,12 +134,11 @@ def map_command(
     out: Annotated[Path, typer.Option(help="folder for map.json, map.png and the tile lists")
                    ] = Path("autofocus-map"),
     as_json: Annotated[bool, typer.Option("--json", help="print the map as JSON")] = False,
-    device: Annotated[int, typer.Option(help="Zaber focus device number")] = 3,
-    axis: Annotated[int, typer.Option(help="Zaber focus axis number")] = 1,
-    x_device: Annotated[int, typer.Option(help="Zaber X device number (same chain)")] = 1,
-    y_device: Annotated[int, typer.Option(help="Zaber Y device number (same chain)")] = 2,
-    native_unit_um: Annotated[float | None, typer.Option(
-        help="micrometres per native unit, when no device database is reachable")] = None,
+    device: FocusDeviceOption = 3,
+    axis: AxisOption = 1,
+    x_device: XDeviceOption = 1,
+    y_device: YDeviceOption = 2,
+    native_unit_um: NativeUnitOption = None,
     sim_slide: Annotated[str, typer.Option(help=f"simulator: {', '.join(SLIDE_PRESETS)}")] = "tilted",
     sim_empty_fraction: Annotated[float, typer.Option(help="simulator: fraction of empty tiles")] = 0.0,
     sim_specimen: Annotated[str, typer.Option(help="simulator: specimen")] = "fluorescent-cells",

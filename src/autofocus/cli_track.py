@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from autofocus.cli_checks import check_focus_words
+from autofocus.cli_io import AxisOption, FocusDeviceOption, NativeUnitOption, XDeviceOption, YDeviceOption
 from autofocus.cli_map import parse_numbers, parse_region, read_points
 from autofocus.errors import EXIT_FOCUSED, EXIT_NOT_FOUND, InputError, OutputError
 from autofocus.hardware_probe import DEFAULT_MAX_FRAMES
@@ -115,12 +116,11 @@ def track_command(
     max_frames: Annotated[int, typer.Option(help="frame budget of each focusing")] = DEFAULT_MAX_FRAMES,
     camera: Annotated[str, typer.Option(
         help="auto, sim, spinnaker, genicam:CTI_PATH or opencv:INDEX")] = "auto",
-    device: Annotated[int, typer.Option(help="Zaber focus device number")] = 3,
-    axis: Annotated[int, typer.Option(help="Zaber focus axis number")] = 1,
-    x_device: Annotated[int, typer.Option(help="Zaber X device number (same chain)")] = 1,
-    y_device: Annotated[int, typer.Option(help="Zaber Y device number (same chain)")] = 2,
-    native_unit_um: Annotated[float | None, typer.Option(
-        help="micrometres per native unit, when no device database is reachable")] = None,
+    device: FocusDeviceOption = 3,
+    axis: AxisOption = 1,
+    x_device: XDeviceOption = 1,
+    y_device: YDeviceOption = 2,
+    native_unit_um: NativeUnitOption = None,
     sim_drift: Annotated[str, typer.Option(
         help=f"simulator: drifts, any of {','.join(DRIFT_PARTS)}, or none")] = "thermal,creep,steps",
     sim_specimen: Annotated[str, typer.Option(

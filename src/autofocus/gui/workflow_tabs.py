@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,17 @@ def _hint(text: str) -> QLabel:
 
 def _error_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _open_into(parent: Any, title: str, kinds: str, load: Callable[[str], object],
+               caption: QLabel) -> None:
+    """Ask for a file and load it; a file that cannot be read is one line in the caption."""
+    path, _ = QFileDialog.getOpenFileName(parent, title, "", kinds)
+    if path:
+        try:
+            load(path)
+        except InputError as exc:
+            caption.setText(f"error: {_error_line(str(exc))}")
 
 
 class FocusMapView(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy here
@@ -121,13 +133,8 @@ class FocusMapView(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy here
         self._fit()
 
     def _ask_for_picture(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a focus map's picture", "",
-                                              "Pictures (*.png);;All files (*)")
-        if path:
-            try:
-                self.show_picture(path)
-            except InputError as exc:
-                self.caption.setText(f"error: {_error_line(str(exc))}")
+        _open_into(self, "Open a focus map's picture", "Pictures (*.png);;All files (*)",
+                   self.show_picture, self.caption)
 
 
 class TrackingLogView(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy here
@@ -206,10 +213,5 @@ class TrackingLogView(QWidget):  # type: ignore[misc]  # Qt is opaque to mypy he
         return len(rows)
 
     def _ask_for_log(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a tracking log", "",
-                                              "Tracking logs (*.csv *.json);;All files (*)")
-        if path:
-            try:
-                self.load_log(path)
-            except InputError as exc:
-                self.caption.setText(f"error: {_error_line(str(exc))}")
+        _open_into(self, "Open a tracking log", "Tracking logs (*.csv *.json);;All files (*)",
+                   self.load_log, self.caption)
