@@ -12,9 +12,8 @@ import numpy as np
 
 from autofocus.curve import Expect, Peak, Sample
 from autofocus.errors import FocusNotFound
-from autofocus.numerics import POSITION_TOLERANCE_UM, fit_vertex, in_window, within
+from autofocus.numerics import POSITION_TOLERANCE_UM, TOP_LEVEL, fit_vertex, in_window, within
 from autofocus.space import Probe
-from autofocus.strategies.passes import INSIDE_PEAK
 
 __all__ = ["climb_fine", "fit_climb", "locate_at_rest"]
 
@@ -37,10 +36,11 @@ def climb_fine(probe: Probe, lo_um: float, hi_um: float, centre_um: float, h_um:
     """Frames at rest around ``centre_um`` until the fine peak is resolved.
 
     A hill climb on the fine score with step ``h``: it moves to a neighbour that scores higher,
-    and halves ``h`` while a neighbour falls out of the peak (below ``INSIDE_PEAK`` of the
+    and halves ``h`` while a neighbour falls out of the peak's top (below ``TOP_LEVEL`` of the
     centre's height above the curve's lowest score), so it ends with the best frame and one
-    frame inside the peak on each side. Frames stay within ``lo``..``hi``: a peak beyond an
-    end leaves the best frame on that end, which the final fit reports as an edge.
+    frame inside the top on each side (the fit then rests on the top alone). Frames stay
+    within ``lo``..``hi``: a peak beyond an end leaves the best frame on that end, which the
+    final fit reports as an edge.
 
     Every move makes the stand ring (in proportion to its length, decaying over tens of ms),
     and the runner grabs at once unless told to settle: the first frame after a long move is
@@ -68,7 +68,7 @@ def climb_fine(probe: Probe, lo_um: float, hi_um: float, centre_um: float, h_um:
             centre = best
             continue
         base = min(base, below.score, above.score)
-        level = base + INSIDE_PEAK * (centre.score - base)
+        level = base + TOP_LEVEL * (centre.score - base)
         inside = below.z_um < centre.z_um < above.z_um and min(below.score, above.score) > level
         if inside or h <= min_h_um:
             break
