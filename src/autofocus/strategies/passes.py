@@ -273,7 +273,8 @@ def fit_fine(window: list[Sample], space: SearchSpace, spacing: float, noise: fl
     Resolved: the best frame is not at the pass's ends and at least three frames, one on each
     side of it, rise above ``RESOLVED_LEVEL`` of its height above the pass's lowest score, so a
     Gaussian fit has points on both flanks. A best frame on an edge of the whole range is an
-    edge peak: focus may lie beyond it."""
+    edge peak: focus may lie beyond it. ``reference`` (default: the window) is what the coarse
+    score's agreement and width are judged over: all frames so far."""
     z, scores = profile(FocusCurve(list(window)))
     best = int(np.argmax(scores))
     at_end = best in (0, len(z) - 1)
@@ -288,11 +289,11 @@ def fit_fine(window: list[Sample], space: SearchSpace, spacing: float, noise: fl
     if idx is not None:
         level = base + RESOLVED_LEVEL * height
         idx = idx[scores[idx] > level]
+    whole = reference or window
     resolved = (not at_end and idx is not None and len(idx) >= 3 and height > FINE_SNR * noise
                 and int(idx.min()) < best < int(idx.max())
-                and (lead == "fine" or (coarse_agrees(reference or window, float(z[best]))
-                                        and narrower_than_coarse(z, scores, best, base,
-                                                                 reference or window))))
+                and (lead == "fine" or (coarse_agrees(whole, float(z[best]))
+                                        and narrower_than_coarse(z, scores, best, base, whole))))
     if not resolved:
         if final:
             raise FocusNotFound("the fine score shows no resolved peak where the coarse score put "

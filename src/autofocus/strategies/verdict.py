@@ -69,9 +69,8 @@ def judged(probe: Probe, space: SearchSpace, peak: Peak) -> Peak:
     rival = max((p.height for p in peaks if abs(float(z[p.index]) - float(z[best])) >
                  EDGE_STEPS * space.step_um), default=0.0) / top
     confidence = evidence_confidence(z, scores, best, stats.baseline, stats.noise, rival)
-    hideout = probe.curve.coarse_curve().samples and room_for_a_hidden_layer(
-        probe, peak.z_um, space.lo_um, space.hi_um)
-    if hideout:
+    if probe.curve.coarse_curve().samples and room_for_a_hidden_layer(
+            probe, peak.z_um, space.lo_um, space.hi_um):
         confidence = min(confidence, UNEXAMINED_CAP)
     return replace(peak, confidence=confidence)
 
@@ -141,35 +140,22 @@ def refine_rivals(probe: Probe, space: SearchSpace, spacing: float, points: int,
                   rivals: FocusNotFound, tops: list[tuple[float, float]]) -> Peak:
     """Several coarse peaks ``tops`` ((z, prominence)): each one zoomed in on before one is
     chosen (a narrow fine top can exceed what the coarse frames show); the fine tops are then
-    layers (:func:`choose_among`). Raises ``rivals`` when none resolves."""
-    found = refine_tops(probe, space, spacing, points, tops)
-    if not found:
-        raise rivals
-    return choose_among(probe, space, found)
-
-
-def refine_tops(probe: Probe, space: SearchSpace, spacing: float, points: int,
-                tops: list[tuple[float, float]], found: tuple[Peak, ...] = ()) -> list[Peak]:
-    """The fine peaks that zooming in on each of ``tops`` resolves, added to ``found``; peaks
-    within one user step of each other are one (two coarse tops either side of one fine peak
-    zoom into the same peak)."""
+    layers (:func:`autofocus.layers.choose_layer`). Raises ``rivals`` when none resolves."""
     noise = pass_noise(probe.curve)
-    peaks = list(found)
+    found: list[Peak] = []
     for centre, _height in tops:
         try:
             peak = zoom(probe, space, Bracket(centre, NEAREST_HALF * spacing), points, noise)
         except FocusNotFound:
             continue
-        same = [p for p in peaks if abs(p.z_um - peak.z_um) <= space.step_um]
-        peaks = [p for p in peaks if p not in same] + [max([peak, *same], key=lambda p: p.score)]
-    return peaks
-
-
-def choose_among(probe: Probe, space: SearchSpace, found: list[Peak]) -> Peak:
-    """The layer ``space.layer`` picks among refined fine peaks (:func:`choose_layer`)."""
+        # Two coarse tops either side of one fine peak zoom into the same peak: one layer.
+        same = [p for p in found if abs(p.z_um - peak.z_um) <= space.step_um]
+        found = [p for p in found if p not in same] + [max([peak, *same], key=lambda p: p.score)]
+    if not found:
+        raise rivals
     fine_z, fine = profile(FocusCurve(list(probe.curve.samples)))
     baseline = curve_stats(fine_z, fine).baseline
-    found = sorted(found, key=lambda peak: peak.score, reverse=True)
+    found.sort(key=lambda peak: peak.score, reverse=True)
     positions = np.array([peak.z_um for peak in found])
     index, _ = choose_layer(positions, [(i, peak.score - baseline) for i, peak in enumerate(found)],
                             space.layer, space.start_um)
