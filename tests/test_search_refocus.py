@@ -10,6 +10,7 @@ from tests.conftest import small_sim
 from autofocus.errors import InputError
 from autofocus.runner import AutofocusSettings, run_autofocus
 from autofocus.search import find_focus
+from autofocus.strategies.refocus import SIGMA_PER_DOF, would_end
 
 FOCUS = 10_012.3
 
@@ -35,6 +36,30 @@ def test_refocus_near_focus_takes_few_frames_and_lands_within_a_tenth_dof(
     assert result.frames <= 6
     assert sim.stage.position_um() == pytest.approx(result.best_z_um)
     assert result.light_dose_s == pytest.approx(result.frames * sim.camera.exposure_s)
+
+
+@pytest.mark.parametrize("offset_dof", [-0.6, 0.0, 0.3, 0.6])
+def test_the_third_frame_goes_where_it_brackets_the_top_two_frames_read(offset_dof: float) -> None:
+    # Two frames at +-0.5 DOF read the top; the third goes where it completes a bracket, so a
+    # top up to 0.6 DOF off (here a clean Gaussian) is placed from three frames.
+    dof = 4.0
+    top = 500.0 + offset_dof * dof
+
+    def score(z: float) -> float:
+        return 1.0 + 50.0 * math.exp(-((z - top) ** 2) / (2 * (SIGMA_PER_DOF * dof) ** 2))
+
+    result = find_focus(score, 400, 600, 1.0, "refocus", start_z_um=500.0, dof_um=dof)
+    assert result.focused and result.best_z_um is not None, result.reason
+    assert result.frames == 3
+    assert abs(result.best_z_um - top) <= 0.03 * dof
+
+
+def test_a_top_is_read_only_between_frames_close_either_side_that_show_the_fall() -> None:
+    assert would_end([-0.5, 0.1, 0.5], 0.0, 1.0)  # a frame at the top, the curve falls either side
+    assert would_end([-1.0, -0.4, 0.45], 0.0, 1.0)  # no frame at it, but frames close either side
+    assert not would_end([-0.7, 0.7], 0.0, 1.0)  # a top between frames far apart is not read
+    assert not would_end([-0.2, 0.5, 0.9], 0.0, 1.0)  # nothing 0.3 DOF below it: a top seen from
+    assert not would_end([-0.9, -0.5, -0.1], 0.0, 1.0)  # one side is not yet a peak
 
 
 def test_transparent_cells_near_focus_are_found_at_their_dip() -> None:

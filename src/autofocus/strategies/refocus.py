@@ -3,30 +3,33 @@
 Most autofocus calls of an experiment refocus: the next position, tile or time point, close to a
 focus found before. What is known is the prior (``space.start_um``: where the stage is, or the
 caller's ``near_um``) and how wide the focus curve is (``space.dof_um``, the objective's depth
-of field; without it the user's step stands in for it). Near focus the fine score of a specimen
-is a Gaussian in z above a baseline: measured on the simulator, the band-pass score falls to
-half height about half a depth of field either side of focus (``SIGMA_PER_DOF``). So:
+of field, DOF; without it the user's step stands in). Near focus the fine score of a specimen
+is a Gaussian in z above a baseline, at half height about half a DOF either side of focus on
+the simulator (``SIGMA_PER_DOF``). So:
 
-1. three frames at rest: the prior and ``PROBE_DOF`` either side of it;
+1. two frames at rest ``PROBE_DOF`` either side of the prior;
 2. a Gaussian (a weighted parabola on log scores) through the frames inside the peak gives a
-   vertex; the next frame goes there (at most ``MAX_JUMP_DOF`` from the frames: a model is
-   trusted only near its data), and this repeats until a frame taken at the fitted vertex is
-   the best frame and the refit moves by less than ``CONVERGED_DOF``: that last frame is the
-   confirmation (a Gaussian's top scores higher than any point of its flanks);
-3. the answer is the refit's vertex (the stage is already there, to a small fraction of the
-   depth of field).
+   vertex; the loop ends when frames at least ``BRACKET_DOF`` either side of it show the curve
+   falling and a frame at the vertex is as good as the best (a confirmation: a Gaussian's top
+   scores higher than any point of its flanks) or the nearest frames either side lie within
+   ``CLOSE_DOF`` of it (the top read between two frames high on the peak);
+3. the third frame goes where it most likely ends the loop over the least travel
+   (:func:`plan_next`), later ones to the vertex or beside it; the answer is the vertex.
 
-Transparent specimens (``expect`` dip, or auto when the first frames show one) are darkest in
-contrast at focus, between two humps about 1.5 depths of field out: the same loop runs on the
-negated log score, with an equal-slope (V) fit, since the dip is a cusp, not a parabola.
+Three frames is the least that shows a peak (two bracket it, a third reads its width); a
+streamed pass is no faster for so few (its first frame is at rest, its next a frame period
+later: 3 frames at +-0.5 DOF took 0.175 s streamed on the simulator, 0.168 s at rest).
+
+Transparent specimens (``expect`` dip, or auto when the frames show one) are darkest at focus,
+between two humps about 1.5 DOF out: the same loop runs on the negated log score with an
+equal-slope (V) fit (the dip is a cusp, not a parabola), and confirms with a frame at it.
 
 Honest exits. A fit whose width is far from the expected one (a transparent specimen's hump, a
 side lobe), a curve with no contrast (an empty field, or focus far away), a vertex beyond
 ``LOCAL_WINDOW_DOF`` of the prior, or no convergence within ``MAX_LOCAL_FRAMES`` frames mean
 focus is not within the window. Then ``space.on_miss`` decides: ``widen`` runs the default
-search over the prior +- ``WIDEN_DOF`` depths of field, ``search`` runs it over the whole
-range, ``fail`` says "not found". The answer is never a guess from frames that do not show a
-focus.
+search over the prior +- ``WIDEN_DOF`` DOF, ``search`` over the whole range, ``fail`` says "not
+found". The answer is never a guess from frames that do not show a focus.
 """
 
 from __future__ import annotations
@@ -46,33 +49,31 @@ from autofocus.space import Probe, SearchSpace, StopWhen
 from autofocus.strategies.coarse_to_fine import coarse_to_fine
 from autofocus.strategies.passes import coarse_of
 
-__all__ = [
-    "MAX_RMS_LN",
-    "PROBE_DOF",
-    "SIGMA_PER_DOF",
-    "WIDTH_RANGE",
-    "FreshView",
-    "gaussian_fit",
-    "refocus",
-]
+__all__ = ["MAX_RMS_LN", "PROBE_DOF", "SIGMA_PER_DOF", "WIDTH_RANGE", "FreshView", "gaussian_fit",
+           "refocus"]
 
 # The fine (band-pass) score's Gaussian sigma per depth of field (half height at about +-0.55
 # DOF on every simulated specimen and objective: fluorescent cells, beads, stained tissue).
 SIGMA_PER_DOF = 0.47
-# The first frames: the prior and this many depths of field either side (about one sigma:
+# The first two frames: this many depths of field either side of the prior (about one sigma:
 # high enough on the peak to stand above a dim specimen's baseline, far enough apart to fit).
 PROBE_DOF = 0.5
-# The next frame goes to the fitted vertex, but at most this far beyond the frames taken.
+# A next frame goes at most this far beyond the frames taken (a model holds only near its data).
 MAX_JUMP_DOF = 1.0
-# Converged: the refit's vertex lies this close to the frame taken at the previous vertex.
-CONVERGED_DOF = 0.3
+# Confirmed: a frame this close to the vertex. Closely bracketed: the nearest frames either side
+# of it this close (the fine score's half height is at +-0.55 DOF: both high on the peak).
+CONVERGED_DOF, CLOSE_DOF = 0.3, 0.55
+# Planning the third frame: the error of the top two frames read, a floor (DOF) and per DOF of
+# its distance from their middle inwards and outwards (a dim specimen's floor and the curve's
+# heavier tails flatten their ratio: on the simulator's specimens a top 0.6-1 DOF out is read
+# 0.26 DOF short on average, up to 0.65); candidates on a grid (DOF) within a reach of it.
+PLAN_ERROR_DOF, PLAN_ERROR = 0.05, (0.2, 0.5)
+PLAN_GRID_DOF, PLAN_REACH_DOF = 0.05, 1.5
 # A fitted sigma outside these multiples of the expected one is not this specimen's focus peak.
 WIDTH_RANGE = (0.5, 1.8)
 # The Gaussian fit: log scores with this noise, a log-normal prior on the width (in natural
 # log units), a baseline pulled towards 0 with this strength (fraction of the lowest frame).
-SCORE_NOISE_LN = 0.05
-WIDTH_PRIOR_LN = 0.35
-BASELINE_PRIOR = 1.0
+SCORE_NOISE_LN, WIDTH_PRIOR_LN, BASELINE_PRIOR = 0.05, 0.35, 1.0
 # Frames that miss the fitted Gaussian by more than this (rms, natural log) are not its peak.
 MAX_RMS_LN = 0.12
 # A top is bracketed by frames at least this far either side of it that score clearly lower.
@@ -82,13 +83,11 @@ TOP_TOLERANCE = 0.04
 # The best frame must rise this many times above the lowest one: else the curve shows no focus.
 MIN_CONTRAST = 1.25
 # Focus further than this from the prior is not "near": the window for the local loop.
-LOCAL_WINDOW_DOF = 3.0
-MAX_LOCAL_FRAMES = 8
+LOCAL_WINDOW_DOF, MAX_LOCAL_FRAMES = 3.0, 8
 # on_miss="widen": the default search over the prior +- this many depths of field.
 WIDEN_DOF = 15.0
-# ... with the user's step, or this fraction of the depth of field when that is finer (the
-# default search's coarse pass spans several steps; a transparent specimen's humps lie only
-# about 1.5 depths of field either side of focus).
+# ... with the user's step, or this fraction of the DOF when finer (the default search's coarse
+# pass spans several steps; a transparent specimen's humps lie only about 1.5 DOF from focus).
 WIDEN_STEP_DOF = 0.5
 # The coarse score may exceed its value at the fine peak by this fraction elsewhere (noise).
 COARSE_MARGIN = 0.03
@@ -147,19 +146,17 @@ class FreshView:
 
 def widened(probe: Probe, space: SearchSpace, dof: float, why: str) -> Peak:
     """The default search over the prior +- ``WIDEN_DOF`` depths of field (inside the range)."""
-    half = WIDEN_DOF * dof
-    lo, hi = space.clamp(space.start_um - half), space.clamp(space.start_um + half)
+    lo, hi = (space.clamp(space.start_um + side * WIDEN_DOF * dof) for side in (-1, 1))
     window = replace(space, lo_um=lo, hi_um=hi, step_um=min(space.step_um, WIDEN_STEP_DOF * dof))
     try:
         peak = coarse_to_fine(probe, window)
     except FocusNotFound as exc:
         raise FocusNotFound(f"{why}; widened to {lo:.2f}..{hi:.2f} um: {exc.reason}",
                             exc.kind) from None
-    margin = window.step_um
     ends: tuple[tuple[Literal["lower", "upper"], float, bool], ...] = (
         ("lower", lo, lo > space.lo_um), ("upper", hi, hi < space.hi_um))
     for end, edge, inner in ends:
-        if inner and abs(peak.z_um - edge) <= margin:
+        if inner and abs(peak.z_um - edge) <= window.step_um:
             # A top at an end of the widened window may be the rise towards a focus beyond it.
             raise FocusNotFound(f"{why}; widened to {lo:.2f}..{hi:.2f} um, the score is highest "
                                 f"at its {end} end: focus may lie beyond it (on_miss='search' "
@@ -173,11 +170,8 @@ def widened(probe: Probe, space: SearchSpace, dof: float, why: str) -> Peak:
 
 def local_focus(probe: Probe, space: SearchSpace, dof: float) -> Peak:
     """Steps 1-3 of the module's description; raises OutsideWindow on a miss."""
-    prior = space.start_um
-    lo = space.clamp(prior - LOCAL_WINDOW_DOF * dof)
-    hi = space.clamp(prior + LOCAL_WINDOW_DOF * dof)
-    first = len(probe.curve)
-    h = PROBE_DOF * dof
+    prior, h, first = space.start_um, PROBE_DOF * dof, len(probe.curve)
+    lo, hi = (space.clamp(prior + side * LOCAL_WINDOW_DOF * dof) for side in (-1, 1))
 
     def own() -> list[Sample]:
         return sorted((s for s in probe.curve.samples[first:] if not s.moving),
@@ -193,13 +187,13 @@ def local_focus(probe: Probe, space: SearchSpace, dof: float) -> Peak:
 
     low, high = take(prior - h), take(prior + h)
     # Two frames and the expected width already place a Gaussian's top: the log ratio of two
-    # points 2h apart on it is 2h (z0 - prior) / sigma^2. The next frame goes there.
+    # points 2h apart on it is 2h (z0 - prior) / sigma^2. The third frame is planned from it.
     guess = gaussian_fit(np.array([low.z_um, high.z_um]), np.array([low.score, high.score]),
                          dof).z_um if low.score > 0 and high.score > 0 else prior
+    dip, may_be_dip = space.expect == "dip", space.expect == "auto"
+    planned = None if dip else plan_next(low, high, guess, dof, probe.curve.samples[-1].z_um, lo, hi)
     reach = h + MAX_JUMP_DOF * dof
-    take(min(max(guess, prior - reach), prior + reach))
-    dip = space.expect == "dip"
-    may_be_dip = space.expect == "auto"
+    take(min(max(guess, prior - reach), prior + reach) if planned is None else planned)
     while True:
         frames = own()
         if may_be_dip and not dip and looks_like_dip(frames):
@@ -208,11 +202,16 @@ def local_focus(probe: Probe, space: SearchSpace, dof: float) -> Peak:
         try:
             vertex = fit_vertex(frames, dof, dip)
             best = extreme(frames, dip)
-            if vertex is not None and bracketed(frames, vertex, best, dof, dip):
+            if vertex is not None and all(fallen(frames, vertex, best, dof, dip, side)
+                                          for side in (-1.0, 1.0)):
                 near = min(frames, key=lambda f: abs(f.z_um - vertex))
-                if abs(vertex - near.z_um) <= CONVERGED_DOF * dof and as_good(near, best, dip):
-                    # ``near`` is the confirmation: a frame at the fitted top, as good as any.
-                    check_shape(frames, near, dip)
+                # ``near`` confirms: a frame at the fitted top, as good as any. Without one, two
+                # frames close either side place a peak's top (a dip's cusp needs its frame).
+                confirmed = (abs(vertex - near.z_um) <= CONVERGED_DOF * dof
+                             and as_good(near, best, dip))
+                close = either_side([f.z_um for f in frames], vertex) <= CLOSE_DOF * dof
+                if confirmed or (close and not dip):
+                    check_shape(frames, near if confirmed else best, dip)
                     method = "refocus-" + ("v-fit" if dip else "gaussian-fit")
                     return Peak(vertex, best.score, confidence(frames), method)
         except OutsideWindow:
@@ -236,13 +235,49 @@ def local_focus(probe: Probe, space: SearchSpace, dof: float) -> Peak:
             raise OutsideWindow("the focus model does not settle near the prior")
 
 
+def plan_next(low: Sample, high: Sample, vertex: float, dof: float, here: float, lo: float,
+              hi: float) -> float | None:
+    """Where a third frame ends the loop with ``low`` and ``high`` for most of the tops their
+    reading allows, within ``MAX_JUMP_DOF`` of them, over the least travel from ``here`` to it
+    and on to the answer; None when no third frame would for most."""
+    off = vertex - (low.z_um + high.z_um) / 2
+    inward, outward = (PLAN_ERROR_DOF * dof + k * abs(off) for k in PLAN_ERROR)
+    below, above = (inward, outward) if off >= 0 else (outward, inward)
+    tops = np.linspace(vertex - below, vertex + above, 7)
+    zs = [low.z_um, high.z_um]
+    reach = (max(lo, zs[0] - MAX_JUMP_DOF * dof), min(hi, zs[1] + MAX_JUMP_DOF * dof))
+    best: tuple[int, float, float] | None = None
+    for z in vertex + dof * np.arange(-PLAN_REACH_DOF, PLAN_REACH_DOF + 1e-9, PLAN_GRID_DOF):
+        if reach[0] <= z <= reach[1] and min(abs(z - q) for q in zs) > PLAN_GRID_DOF * dof:
+            ends = sum(would_end([*zs, float(z)], float(top), dof) for top in tops)
+            key = (-ends, abs(z - here) + abs(z - vertex), float(z))  # travel: there, then on
+            if 2 * ends > len(tops) and (best is None or key < best):
+                best = key
+    return None if best is None else best[2]
+
+
+def would_end(zs: list[float], vertex: float, dof: float) -> bool:
+    """Whether frames at ``zs`` end the loop for a Gaussian top at ``vertex`` (a frame at least
+    ``BRACKET_DOF`` from it scores clearly lower: 18 % below at 0.3 DOF)."""
+    return (min(zs) <= vertex - BRACKET_DOF * dof and max(zs) >= vertex + BRACKET_DOF * dof
+            and (min(abs(z - vertex) for z in zs) <= CONVERGED_DOF * dof
+                 or either_side(zs, vertex) <= CLOSE_DOF * dof))
+
+
+def either_side(zs: list[float], vertex: float) -> float:
+    """The farther of the nearest frames either side of ``vertex`` (inf: a side has none)."""
+    below = [vertex - z for z in zs if z <= vertex]
+    above = [z - vertex for z in zs if z >= vertex]
+    return max(min(below), min(above)) if below and above else math.inf
+
+
 def next_position(frames: list[Sample], best: Sample, vertex: float | None, dof: float,
                   dip: bool) -> float:
-    """Where the next frame goes: to the model's vertex (at most ``MAX_JUMP_DOF`` beyond the
-    frames) when no frame is there yet; else beside it, on a side where no frame shows the
-    curve falling (a top seen from one side only is not yet a peak). Without a vertex (a dip
-    whose lowest frame is at an end) a step past that end; when the fine score is no help the
-    coarse one, which falls towards a transparent specimen's focus, picks the side."""
+    """After the third frame: to the model's vertex (at most ``MAX_JUMP_DOF`` beyond the frames)
+    when no frame is there yet; else beside it, on a side where no frame shows the curve
+    falling (a top seen from one side is not yet a peak). Without a vertex (a dip's lowest frame
+    at an end) a step past that end, the side picked by the coarse score when the fine is no
+    help (it falls towards a transparent specimen's focus)."""
     if vertex is not None:
         if min(abs(f.z_um - vertex) for f in frames) > CONVERGED_DOF * dof:
             return min(max(vertex, frames[0].z_um - MAX_JUMP_DOF * dof),
@@ -266,11 +301,6 @@ def fallen(frames: list[Sample], vertex: float, best: Sample, dof: float, dip: b
                for f in frames)
 
 
-def bracketed(frames: list[Sample], vertex: float, best: Sample, dof: float, dip: bool) -> bool:
-    return (fallen(frames, vertex, best, dof, dip, -1.0)
-            and fallen(frames, vertex, best, dof, dip, 1.0))
-
-
 def as_good(frame: Sample, best: Sample, dip: bool) -> bool:
     """Whether ``frame`` scores as well as ``best`` within the noise at the top."""
     if dip:
@@ -281,8 +311,7 @@ def as_good(frame: Sample, best: Sample, dip: bool) -> bool:
 def check_shape(frames: list[Sample], top: Sample, dip: bool) -> None:
     """A dip must be one (far below both neighbours on both scores). A peak must be one on the
     broad coarse score too: a frame clearly higher on it elsewhere means the fine peak is not
-    focus (a transparent specimen's hump: its coarse contrast keeps rising away from focus,
-    through the hump)."""
+    focus (a transparent specimen's hump: its coarse contrast keeps rising away from focus)."""
     if dip:
         if not looks_like_dip(frames):
             raise OutsideWindow("the frames near the prior show no transparent specimen's dip")
@@ -301,10 +330,8 @@ def extreme(frames: list[Sample], dip: bool) -> Sample:
 def looks_like_dip(frames: list[Sample]) -> bool:
     """A frame far below both its neighbours, on both scores (a transparent specimen near
     focus; a peak specimen's frames are never lower between two higher ones)."""
-    if len(frames) < 3:
-        return False
     i = min(range(len(frames)), key=lambda k: frames[k].score)
-    if i in (0, len(frames) - 1):
+    if not 0 < i < len(frames) - 1:  # the lowest at an end (always, with fewer than 3 frames)
         return False
     low, mid, high = frames[i - 1: i + 2]
     fine = min(low.score, high.score) > DIP_CONTRAST * mid.score
@@ -353,9 +380,9 @@ def gaussian_fit(z: npt.NDArray[np.float64], y: npt.NDArray[np.float64], dof: fl
 
     Four unknowns (top, height, width, baseline) from as few as two frames: the width is pulled
     towards ``SIGMA_PER_DOF`` (log-normal prior, ``WIDTH_PRIOR_LN``) and the baseline towards 0,
-    so two frames give the two-point estimate a known width implies, and more frames let the
-    data decide. The baseline (a dim specimen's floor: up to a third of the peak) would
-    otherwise widen the fitted peak and pull its top towards the frames below it."""
+    so two frames give the two-point estimate a known width implies, more let the data decide.
+    The baseline (a dim specimen's floor: up to a third of the peak) would otherwise widen the
+    fitted peak and pull its top towards the frames below it."""
     usable = np.isfinite(y) & (y > 0) & np.isfinite(z)
     z, y = z[usable], y[usable]
     if len(z) == 0:
