@@ -5,8 +5,10 @@ runs the same cases (specimen x objective x noise level x random true focus, plu
 on the live simulated microscope and prints: median and 95th-percentile |error| in um and in
 depth-of-field units, frames, hardware seconds (the simulator's virtual clock), compute
 seconds, failures; then the reliability of each method's confidence (confidence bins against
-the fraction within 1 DOF), the targets as PASS/MISS lines, and a small second table of the
-harder slides (two layers; spherical aberration; see ``benchmarks/layered.py``).
+the fraction within 1 DOF), the targets as PASS/MISS lines, a small second table of the
+harder slides (two layers; spherical aberration; see ``benchmarks/layered.py``), and ``wall_s``
+of the default search on full frames with the scoring pipeline off and on
+(``benchmarks/wall_time.py``).
 
 Our strategies run through ``run_autofocus`` from the stage's start below the range (``brent``,
 a local method, also from within 20 um of focus). The references (``benchmarks/references.py``,
@@ -47,6 +49,7 @@ from references import REFERENCES, run_reference
 from reliability import Answer
 from reliability import print_table as print_reliability
 from reliability import targets as reliability_targets
+from wall_time import print_wall_table
 
 START_UM, END_UM, STEP_UM = 9_500.0, 10_500.0, 10.0
 FRAME_PX = 512  # a 512x512 crop of the sensor keeps rendering fast on 2 cores
@@ -311,6 +314,11 @@ def main() -> None:
           "that close.")
     if args.details or args.all:
         print_details(outcomes, specials, args.all)
+    if not args.quick:
+        # The rows above are on the hardware's clock (reproducible); what a real run takes on
+        # full frames, with the scoring waited for, pipeline off and on (benchmarks/wall_time.py):
+        print()
+        print_wall_table()
     print(f"\nbenchmark wall time {time.perf_counter() - began:.0f} s")
 
 

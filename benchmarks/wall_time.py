@@ -24,15 +24,11 @@ from autofocus.sim import SimConfig, SimulatedMicroscope
 SPECIMENS = ("fluorescent-cells", "stained-tissue", "beads")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=3)
-    parser.add_argument("--strategy", default="coarse-to-fine")
-    args = parser.parse_args()
+def print_wall_table(cases: int = 3, strategy: str = "coarse-to-fine") -> None:
+    """The table: medians over ``cases`` full-frame runs, pipeline off and on."""
     rng = np.random.default_rng(5)
-    foci = [float(rng.uniform(9_600, 10_400)) for _ in range(args.cases)]
-    print(f"{args.strategy} on full 1920x1200 frames, 1 mm range, 10 um step, "
-          f"{args.cases} cases; medians")
+    foci = [float(rng.uniform(9_600, 10_400)) for _ in range(cases)]
+    print(f"{strategy} on full 1920x1200 frames, 1 mm range, 10 um step, {cases} cases; medians")
     header = (f"{'pipeline':<10}{'frames':>7}{'hw s':>8}{'wall s':>8}{'cpu s':>8}"
               f"{'wall/hw':>9}{'max err um':>11}")
     print(header)
@@ -42,7 +38,7 @@ def main() -> None:
         for i, focus in enumerate(foci):
             sim = SimulatedMicroscope(SimConfig(specimen=SPECIMENS[i % len(SPECIMENS)], seed=i,
                                                 true_focus_um=focus))
-            settings = AutofocusSettings(9_500, 10_500, 10, strategy=args.strategy,
+            settings = AutofocusSettings(9_500, 10_500, 10, strategy=strategy,
                                          pipeline=pipeline, compute_waits=True)
             r = run_autofocus(sim.devices(), settings)
             err = abs(r.best_z_um - focus) if r.best_z_um is not None else np.inf
@@ -51,6 +47,14 @@ def main() -> None:
         med = np.median(a, axis=0)
         print(f"{'on' if pipeline else 'off':<10}{med[0]:7.0f}{med[1]:8.3f}{med[2]:8.3f}{med[3]:8.3f}"
               f"{med[2] / med[1]:9.2f}{a[:, 4].max():11.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=3)
+    parser.add_argument("--strategy", default="coarse-to-fine")
+    args = parser.parse_args()
+    print_wall_table(args.cases, args.strategy)
 
 
 if __name__ == "__main__":
