@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import tifffile
 
+from autofocus.search import STRATEGIES
+
 PROJECT = Path(__file__).resolve().parents[1]
 DATA = PROJECT.parent / "shared" / "data" / "real"
 
@@ -96,6 +98,11 @@ def test_default_search_on_recorded_focus_curves_is_right_frugal_and_calibrated(
         assert not (outcome.wrong and outcome.confidence >= 0.5), outcome
     for mine, reference in zip(default + continuous, sweep + sweep, strict=True):
         assert mine.frames <= reference.frames
+    # Every strategy, local ones too (refocus, track, brent started far from most foci): a
+    # wrong answer is never a confident one.
+    for name in sorted(set(STRATEGIES) - {"sweep", "coarse-to-fine", "continuous"}):
+        for outcome in (CURVES.run(s, name) for s in series):
+            assert not (outcome.wrong and outcome.confidence >= 0.5), outcome
     # The reliability property: confident answers are right.
     confident = [o for o in default + continuous + sweep if o.status == "focused" and o.confidence >= 0.9]
     assert confident and sum(o.right for o in confident) >= 0.97 * len(confident)
