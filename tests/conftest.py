@@ -24,3 +24,29 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (only CI and developers have ../shared)")
     return SHARED_DATA
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The command line run in-process: its exit code, stdout and stderr."""
+    from autofocus import cli
+
+    code = cli.run_cli(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def no_devices(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record any attempt to open hardware (the main command's and the subcommands'): bad
+    input must be refused before that."""
+    from autofocus import cli, connect
+
+    opened: list[str] = []
+
+    def refuse(port: str, options: connect.ConnectOptions) -> connect.Connection:
+        opened.append(port)
+        raise AssertionError("bad input reached the devices")
+
+    monkeypatch.setattr(cli, "open_microscope", refuse)
+    monkeypatch.setattr(connect, "open_microscope", refuse)
+    return opened

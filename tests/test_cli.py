@@ -5,30 +5,14 @@ import re
 from pathlib import Path
 
 import pytest
-
-from autofocus import cli, connect
+from tests.conftest import run_cli as run
 
 STEP_MM = 0.005
 SMALL = ["--sim-seed", "1"]
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.run_cli(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
-@pytest.fixture
-def no_devices(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record any attempt to open hardware: bad input must be refused before that."""
-    opened: list[str] = []
-
-    def refuse(port: str, options: connect.ConnectOptions) -> connect.Connection:
-        opened.append(port)
-        raise AssertionError("bad input reached the devices")
-
-    monkeypatch.setattr(cli, "open_microscope", refuse)
-    return opened
 
 
 @pytest.mark.parametrize(

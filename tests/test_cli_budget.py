@@ -9,26 +9,9 @@ import time
 import numpy as np
 import numpy.typing as npt
 import pytest
+from tests.conftest import run_cli as run
 
-from autofocus import cli, connect
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.run_cli(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-@pytest.fixture
-def no_devices(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    opened: list[str] = []
-
-    def refuse(port: str, options: connect.ConnectOptions) -> connect.Connection:
-        opened.append(port)
-        raise AssertionError("a plan beyond the budget reached the devices")
-
-    monkeypatch.setattr(cli, "open_microscope", refuse)
-    return opened
+from autofocus import connect
 
 
 @pytest.mark.parametrize("step", ["1e-9", "1e-15", "1e-320"])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import run_cli as run
 from tests.conftest import small_sim
 
 from autofocus import cli, connect
@@ -45,10 +46,6 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[tuple[connect.Connection, fl
     return seen
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.run_cli(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_focuses_on_frames_played_back_from_a_video(

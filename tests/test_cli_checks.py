@@ -7,27 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import run_cli as run
 
 from autofocus import cli, connect, report
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.run_cli(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-@pytest.fixture
-def no_devices(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    opened: list[str] = []
-
-    def refuse(port: str, options: connect.ConnectOptions) -> connect.Connection:
-        opened.append(port)
-        raise AssertionError("bad input reached the devices")
-
-    monkeypatch.setattr(cli, "open_microscope", refuse)
-    return opened
-
 
 RANGE = ["9.9", "10.1", "0.01"]
 TCP = "tcp://127.0.0.1:1"

@@ -11,16 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import run_cli as run
 
 from autofocus import __version__, cli
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.run_cli(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,15 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import run_cli as run
 
-from autofocus import cli, connect
 from autofocus.surface import SurfaceFit
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.run_cli(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.timeout(300)
@@ -49,16 +43,6 @@ def test_map_writes_the_map_the_picture_and_the_tiles(capsys: pytest.CaptureFixt
         assert (position["x"], position["y"], position["z"]) == pytest.approx((x, y, z), abs=1e-3)
 
 
-@pytest.fixture
-def no_devices(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    opened: list[str] = []
-
-    def refuse(port: str, options: connect.ConnectOptions) -> connect.Connection:
-        opened.append(port)
-        raise AssertionError("bad input reached the devices")
-
-    monkeypatch.setattr(connect, "open_microscope", refuse)
-    return opened
 
 
 @pytest.mark.parametrize("extra", [

@@ -13,16 +13,10 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from tests.conftest import run_cli as run
 from tests.test_stack import focus_stack
 
 import autofocus
-from autofocus import cli
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.run_cli(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_stacks_with_the_same_name_get_their_own_outputs(

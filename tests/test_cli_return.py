@@ -10,8 +10,9 @@ import json
 import re
 
 import pytest
+from tests.conftest import run_cli as run
 
-from autofocus import cli, connect
+from autofocus import connect
 from autofocus.sim import SimConfig, SimulatedMicroscope
 from autofocus.sim.camera import CameraSpec
 from autofocus.sim.faults import FAULT_NAMES
@@ -47,10 +48,6 @@ def sims(monkeypatch: pytest.MonkeyPatch) -> Sims:
     return made
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.run_cli(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def assert_told_truly(code: int, out: str, err: str, device_um: float | None) -> None:

@@ -11,8 +11,9 @@ import signal
 from pathlib import Path
 
 import pytest
+from tests.conftest import run_cli as run
 
-from autofocus import cli, connect
+from autofocus import connect
 from autofocus.clock import VirtualClock
 from autofocus.interrupt import Interrupted
 from autofocus.sim import SimConfig, SimulatedMicroscope
@@ -31,10 +32,6 @@ def small_camera(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(connect, "SimulatedMicroscope", small)
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.run_cli(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_track_writes_the_csv_log_and_a_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -67,16 +64,6 @@ def test_track_json_prints_the_log(capsys: pytest.CaptureFixture[str], tmp_path:
     assert json.loads(log.read_text())["rows"] == data["rows"]
 
 
-@pytest.fixture
-def no_devices(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    opened: list[str] = []
-
-    def refuse(port: str, options: connect.ConnectOptions) -> connect.Connection:
-        opened.append(port)
-        raise AssertionError("bad input reached the devices")
-
-    monkeypatch.setattr(connect, "open_microscope", refuse)
-    return opened
 
 
 @pytest.mark.parametrize("extra", [

@@ -11,12 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import run_cli as run
 
 pytest.importorskip("zaber_motion")
 
 from tests.devices.test_zaber import Serve, free_port, serve, zaber_env
 
-from autofocus import cli, connect
+from autofocus import connect
 from autofocus.sim import DEFAULT_TRUE_FOCUS_UM, SimConfig, SimulatedMicroscope
 from autofocus.sim.camera import CameraSpec
 from autofocus.sim.zaber_protocol import ZaberFault
@@ -44,10 +45,6 @@ def focus_range() -> list[str]:
     return [f"{centre - 5 * STEP_MM:.3f}", f"{centre + 5 * STEP_MM:.3f}", str(STEP_MM)]
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.run_cli(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize(

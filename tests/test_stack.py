@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from tests.conftest import run_cli as run
 
-from autofocus import cli
 from autofocus.errors import InputError
 from autofocus.events import ProgressEvent
 from autofocus.readers import natural_key, open_stack
@@ -34,10 +34,6 @@ def focus_stack(planes: int = PLANES, focus: int = FOCUS_PLANE, bits: int = 8, s
     return np.stack(out).astype(np.uint8 if bits == 8 else np.uint16)
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = cli.run_cli(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize("bits", [8, 16])
