@@ -1,8 +1,11 @@
-"""Shared test helpers: a small simulated microscope keeps end-to-end tests fast."""
+"""Shared test helpers: a small simulated microscope keeps end-to-end tests fast; the command
+line run in-process; a simulated Micro-Manager core."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +53,17 @@ def no_devices(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(cli, "open_microscope", refuse)
     monkeypatch.setattr(connect, "open_microscope", refuse)
     return opened
+
+
+@pytest.fixture
+def core(tmp_path: Path, slide: Any) -> Iterator[Any]:
+    """An AutofocusCore with the simulated devices on the module's ``slide`` (a fixture each
+    Micro-Manager test module defines); needs the micromanager extra."""
+    from autofocus.micromanager import AutofocusCore
+    from autofocus.sim.mmdevices import load_simulated_devices
+
+    # An mm_path (any folder) stops pymmcore-plus looking for a Micro-Manager installation.
+    mmc = AutofocusCore(mm_path=str(tmp_path))
+    load_simulated_devices(mmc, slide)
+    yield mmc
+    mmc.unloadAllDevices()

@@ -7,9 +7,7 @@ nominal z is off focus. The recorded z-stacks must be centred on the true focus 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +20,7 @@ from tests.conftest import small_sim
 
 from autofocus.events import ProgressEvent
 from autofocus.micromanager import AutofocusCore, install_software_autofocus
-from autofocus.sim.mmdevices import SimulatedSlide, load_simulated_devices, tilted
+from autofocus.sim.mmdevices import SimulatedSlide, tilted
 
 Z_STEP_UM = 1.0
 NOMINAL_Z_UM = 10_005.0  # where the user thinks focus is: 7..23 um off on this slide
@@ -35,12 +33,6 @@ def slide() -> SimulatedSlide:
     return SimulatedSlide(small_sim(start_um=NOMINAL_Z_UM), tilted(10.0))
 
 
-@pytest.fixture
-def core(tmp_path: Path, slide: SimulatedSlide) -> Iterator[AutofocusCore]:
-    mmc = AutofocusCore(mm_path=str(tmp_path))
-    load_simulated_devices(mmc, slide)
-    yield mmc
-    mmc.unloadAllDevices()
 
 
 @dataclass

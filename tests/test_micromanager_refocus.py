@@ -10,9 +10,7 @@ the last time point would be 12 um (3 DOF) out of focus.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +26,7 @@ from autofocus.errors import FocusNotFound
 from autofocus.micromanager import AutofocusCore, SoftwareAutofocus, install_software_autofocus
 from autofocus.mm_refocus import METADATA_KEY, PositionFocus, Spot, answered_by, spot_of
 from autofocus.result import FocusResult
-from autofocus.sim.mmdevices import SimulatedSlide, load_simulated_devices, on_virtual_clock, tilted
+from autofocus.sim.mmdevices import SimulatedSlide, on_virtual_clock, tilted
 
 NOMINAL_Z_UM = 10_005.0
 X_POSITIONS_UM = (0.0, 800.0, 1_600.0)
@@ -58,12 +56,6 @@ def slide(bumps: Bumps) -> SimulatedSlide:
     return SimulatedSlide(small_sim(start_um=NOMINAL_Z_UM, drift_um_s=DRIFT_UM_S), bumps)
 
 
-@pytest.fixture
-def core(tmp_path: Path, slide: SimulatedSlide) -> Iterator[AutofocusCore]:
-    mmc = AutofocusCore(mm_path=str(tmp_path))
-    load_simulated_devices(mmc, slide)
-    yield mmc
-    mmc.unloadAllDevices()
 
 
 def install(core: AutofocusCore, slide: SimulatedSlide, **properties: Any) -> SoftwareAutofocus:

@@ -4,7 +4,6 @@ OME-TIFF on the simulated setup, and the software autofocus on a core that is no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,6 @@ def slide() -> SimulatedSlide:
     return SimulatedSlide(small_sim(start_um=NOMINAL_Z_UM), tilted(10.0))
 
 
-@pytest.fixture
-def core(tmp_path: Path, slide: SimulatedSlide) -> Iterator[AutofocusCore]:
-    mmc = AutofocusCore(mm_path=str(tmp_path))
-    load_simulated_devices(mmc, slide)
-    yield mmc
-    mmc.unloadAllDevices()
 
 
 def stacks_of(core: Any, slide: SimulatedSlide, plan: useq.AxesBasedAF,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +35,6 @@ def slide() -> SimulatedSlide:
     return SimulatedSlide(small_sim(start_um=START_UM))
 
 
-@pytest.fixture
-def core(tmp_path: Path, slide: SimulatedSlide) -> Iterator[AutofocusCore]:
-    # An mm_path (any folder) stops pymmcore-plus looking for a Micro-Manager installation.
-    mmc = AutofocusCore(mm_path=str(tmp_path))
-    load_simulated_devices(mmc, slide)
-    yield mmc
-    mmc.unloadAllDevices()
 
 
 def test_stage_adapter_moves_the_current_focus_device(core: AutofocusCore, slide: SimulatedSlide) -> None:
