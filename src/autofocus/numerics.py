@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "MAD_TO_SIGMA",
     "POSITION_TOLERANCE_UM",
     "difference_noise",
     "fit_vertex",

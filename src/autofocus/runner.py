@@ -144,6 +144,11 @@ class AutofocusSettings:
     def metric_name(self) -> str:
         return self.metric if self.metric is not None else metric_for_mode(self.mode)
 
+    def depth_of_field(self, microscope: Microscope) -> float | None:
+        """The depth of field a run sizes its frames by: ``dof_um``, else the microscope's
+        own (None when neither knows it)."""
+        return self.dof_um if self.dof_um is not None else microscope.depth_of_field_um
+
     def score_functions(self) -> tuple[Callable[[Frame], float], Callable[[Frame], float]]:
         """The fine measure and the coarse one (the mode's coarse measure on a frame
         ``COARSE_DOWNSAMPLE`` times smaller), both ``frame -> score``."""
@@ -205,9 +210,9 @@ def run_autofocus(
     lo, hi = check_before_motion(microscope, settings)
     start_z = stage.position_um()
     prior = start_z if settings.near_um is None else settings.near_um
-    dof = settings.dof_um if settings.dof_um is not None else microscope.depth_of_field_um
     space = SearchSpace(lo, hi, settings.step_um, min(max(prior, lo), hi),
-                        expect_for_mode(settings.mode), check_layer(settings.layer), dof_um=dof,
+                        expect_for_mode(settings.mode), check_layer(settings.layer),
+                        dof_um=settings.depth_of_field(microscope),
                         on_miss=settings.on_miss, expected_top=settings.expected_top)
     score_frame, coarse_frame = settings.score_functions()
     probe = HardwareProbe(microscope, space, score_frame, settings.settle_s, emit, on_frame,

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from autofocus.errors import InputError
+from autofocus.numerics import MAD_TO_SIGMA
 
 __all__ = [
     "SURFACE_MODELS", "RobustFit", "SurfaceFit", "fit_surface", "fit_with", "outlier_threshold",
@@ -41,7 +42,6 @@ TPS_SMOOTHING = (0.0, 1e-3, 1e-2, 1e-1, 1.0)
 """Candidate smoothings of the spline (coordinates scaled to about unit size, z in um)."""
 SIMPLER_MARGIN = 0.9
 OUTLIER_K = 5.0
-MAD_TO_SIGMA = 1.4826
 TAIL_FACTOR = 2.0
 
 

@@ -37,6 +37,7 @@ from autofocus.devices.base import Microscope
 from autofocus.errors import AutofocusError, InputError
 from autofocus.events import EventHandler
 from autofocus.interrupt import Interrupted
+from autofocus.numerics import robust_sigma
 from autofocus.result import FocusResult
 from autofocus.runner import AutofocusSettings, allowed_interval, run_autofocus
 from autofocus.strategies.refocus import MAX_RMS_LN, SIGMA_PER_DOF, WIDTH_RANGE, gaussian_fit
@@ -106,13 +107,13 @@ class DriftModel:
         return fit[0] * t_s + fit[1]
 
     def scatter_um(self) -> float:
-        """Robust spread (1.4826 x median absolute residual) of the answers about the line; 0
-        until there are more answers than the line has parameters."""
+        """Robust spread (:func:`autofocus.numerics.robust_sigma`) of the answers about the
+        line; 0 until there are more answers than the line has parameters."""
         fit = self.line()
         recent = self.history[-HISTORY:]
         if fit is None or len(recent) <= MIN_LINE:
             return 0.0
-        return 1.4826 * statistics.median(abs(z - fit[0] * t - fit[1]) for t, z in recent)
+        return robust_sigma([z - fit[0] * t - fit[1] for t, z in recent])
 
     def is_jump(self, t_s: float, z_um: float, dof_um: float) -> bool:
         """Whether an answer lies so far from the prediction that focus jumped."""
@@ -189,9 +190,9 @@ def _search(scope: Microscope, settings: AutofocusSettings, on_event: EventHandl
 
 
 def depth_of_field(scope: Microscope, search: AutofocusSettings) -> float:
-    """The width tracking sizes its frames and jumps by: the settings', else the microscope's,
-    else the search's step."""
-    return search.dof_um or scope.depth_of_field_um or search.step_um
+    """The width tracking sizes its frames and jumps by: the one a run uses
+    (:meth:`AutofocusSettings.depth_of_field`), else the search's step (as refocus does)."""
+    return search.depth_of_field(scope) or search.step_um
 
 
 @dataclass(frozen=True)
