@@ -49,8 +49,8 @@ from autofocus.space import Probe, SearchSpace, StopWhen
 from autofocus.strategies.coarse_to_fine import coarse_to_fine
 from autofocus.strategies.passes import coarse_of
 
-__all__ = ["MAX_RMS_LN", "PROBE_DOF", "SIGMA_PER_DOF", "WIDTH_RANGE", "FreshView", "gaussian_fit",
-           "refocus"]
+__all__ = ["MAX_RMS_LN", "MIN_CONTRAST", "PROBE_DOF", "SIGMA_PER_DOF", "WIDTH_RANGE", "FreshView",
+           "gaussian_fit", "refocus"]
 
 # The fine (band-pass) score's Gaussian sigma per depth of field (half height at about +-0.55
 # DOF on every simulated specimen and objective: fluorescent cells, beads, stained tissue).
