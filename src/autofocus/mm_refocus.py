@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from autofocus.errors import AutofocusError, install_hint
 from autofocus.result import FocusResult
+from autofocus.strategies import refocus
 
 try:
     from pymmcore_plus.mda import MDAEngine
@@ -46,10 +47,6 @@ __all__ = [
 METADATA_KEY = "autofocus"
 """The key under the frame metadata's ``extra`` dict (pymmcore-plus's place for user data)."""
 
-REFOCUS_METHOD_PREFIX = "refocus-"
-"""``refocus`` marks the peaks it placed itself; a miss hands over to this search (see
-:mod:`autofocus.strategies.refocus`), whose peaks carry plain method names."""
-REFOCUS_FALLBACK = "coarse-to-fine"
 logger = logging.getLogger(__name__)
 
 PositionKey = tuple[Any, ...]
@@ -83,8 +80,8 @@ def answered_by(result: FocusResult) -> str:
     when focus was not near its prior; "" when focus was not found."""
     if not result.focused:
         return ""
-    if result.strategy == "refocus" and not result.method.startswith(REFOCUS_METHOD_PREFIX):
-        return REFOCUS_FALLBACK
+    if result.strategy == "refocus" and result.method not in refocus.METHODS:
+        return refocus.HANDED_OVER_TO
     return result.strategy
 
 

@@ -28,6 +28,7 @@ from autofocus.frames import Frame
 from autofocus.metrics import median_blur, prepare
 from autofocus.result import FocusResult
 from autofocus.stack import StackResult, output_stem, write_csv
+from autofocus.strategies.refocus import V_FIT
 
 __all__ = [
     "StepImageWriter",
@@ -74,7 +75,7 @@ def curve_figure(result: FocusResult, true_focus_um: float | None = None) -> Fig
 TRANSPARENT_METHODS = {
     "dip-fit": "the dip between its two humps",
     "hump-midpoint": "midway between its two humps",
-    "refocus-v-fit": "the bottom of its V",
+    V_FIT: "the bottom of its V",
     "envelope-fit": "the centre of the humps' envelope",
 }
 """How a transparent specimen's answer is placed (methods of the curve's and refocus's fits)."""

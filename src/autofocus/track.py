@@ -40,7 +40,9 @@ from autofocus.interrupt import Interrupted
 from autofocus.numerics import robust_sigma
 from autofocus.result import FocusResult
 from autofocus.runner import AutofocusSettings, allowed_interval, run_autofocus
+from autofocus.strategies import refocus
 from autofocus.strategies.refocus import MAX_RMS_LN, SIGMA_PER_DOF, WIDTH_RANGE, gaussian_fit
+from autofocus.strategies.tracking import TWO_FRAME
 from autofocus.track_log import LOG_COLUMNS, TrackLog, TrackRow, check_log_path, write_log
 from autofocus.xy import Region, SafeXY
 
@@ -70,12 +72,12 @@ DEFAULT_CLEARANCE_UM = 50.0
 XY_TOLERANCE_UM = 0.5
 MAX_TIME_POINTS = 1_000_000
 """A year at half-minute intervals: more is a typing error (and a log that fills memory)."""
-DIP_METHODS = ("dip-fit", "hump-midpoint", "envelope-fit", "refocus-v-fit")
+DIP_METHODS = ("dip-fit", "hump-midpoint", "envelope-fit", refocus.V_FIT)
 """Answers that read a transparent specimen's dip: its score at focus is a minimum, no top to
 check two frames against."""
 WIDTH_REACH_DOF = 1.5
 """A refocus's frames this close to its answer show the peak's width (farther: its tails)."""
-PRECISE = ("refocus-", "track-")
+PRECISE = (*refocus.METHODS, TWO_FRAME)
 """Answers placed from frames at rest near the top (refocus's fit, the two-frame reading)."""
 
 
@@ -281,12 +283,12 @@ class _Run:
             local = replace(base, strategy=TRACK_STRATEGY, near_um=predicted,
                             dof_um=known.width_um or self.dof, expected_top=known.top, on_miss="widen")
             results.append(self.searcher(self.scope, local, self.on_event))
-            method = "track" if results[-1].method.startswith("track") else "refocus"
+            method = "track" if results[-1].method == TWO_FRAME else "refocus"
         if not results or not results[-1].focused:
             results.append(self.searcher(self.scope, base, self.on_event))
             method = "search"
         result = results[-1]
-        if result.focused and result.best_z_um is not None and not result.method.startswith(PRECISE):
+        if result.focused and result.best_z_um is not None and result.method not in PRECISE:
             # A pass-based answer (the first search, a widened refocus) is placed from frames
             # taken on the move, a fraction of a depth of field off at times: a refocus from it
             # (3-4 frames at rest) places it as well as the two-frame steps that follow it will,
@@ -332,7 +334,7 @@ def _learn_top(top: float | None, result: FocusResult, method: str, mode: str) -
 def _learn_width(width: float | None, result: FocusResult, dof: float) -> float | None:
     """The curve's width from a refocus's frames at rest near its answer, as the depth of field
     that width stands for (a specimen's own curve is narrower or wider than the objective's)."""
-    if not result.method.startswith("refocus-gaussian") or result.best_z_um is None:
+    if result.method != refocus.GAUSSIAN_FIT or result.best_z_um is None:
         return width
     answer = result.best_z_um
     near = [s for s in result.curve.samples if not s.moving and abs(s.z_um - answer) <= WIDTH_REACH_DOF * dof]

@@ -16,9 +16,8 @@ the simulator (``SIGMA_PER_DOF``). So:
 3. the third frame goes where it most likely ends the loop over the least travel
    (:func:`plan_next`), later ones to the vertex or beside it; the answer is the vertex.
 
-Three frames is the least that shows a peak (two bracket it, a third reads its width); a
-streamed pass is no faster for so few (its first frame is at rest, its next a frame period
-later: 3 frames at +-0.5 DOF took 0.175 s streamed on the simulator, 0.168 s at rest).
+Three frames is the least that shows a peak (two bracket it, a third reads its width); the
+README's refocus benchmark shows what they cost, and why a streamed pass is no faster.
 
 Transparent specimens (``expect`` dip, or auto when the frames show one) are darkest at focus,
 between two humps about 1.5 DOF out: the same loop runs on the negated log score with an
@@ -27,9 +26,8 @@ equal-slope (V) fit (the dip is a cusp, not a parabola), and confirms with a fra
 Honest exits. A fit whose width is far from the expected one (a transparent specimen's hump, a
 side lobe), a curve with no contrast (an empty field, or focus far away), a vertex beyond
 ``LOCAL_WINDOW_DOF`` of the prior, or no convergence within ``MAX_LOCAL_FRAMES`` frames mean
-focus is not within the window. Then ``space.on_miss`` decides: ``widen`` runs the default
-search over the prior +- ``WIDEN_DOF`` DOF, ``search`` over the whole range, ``fail`` says "not
-found". The answer is never a guess from frames that do not show a focus.
+focus is not within the window. Then ``space.on_miss`` decides (``widen``: the default search
+over the prior +- ``WIDEN_DOF`` DOF; ``search``: over the whole range; ``fail``: "not found").
 """
 
 from __future__ import annotations
@@ -49,8 +47,12 @@ from autofocus.space import Probe, SearchSpace, StopWhen
 from autofocus.strategies.coarse_to_fine import coarse_to_fine
 from autofocus.strategies.passes import coarse_of
 
-__all__ = ["MAX_RMS_LN", "MIN_CONTRAST", "PROBE_DOF", "SIGMA_PER_DOF", "WIDTH_RANGE", "FreshView",
-           "gaussian_fit", "refocus"]
+__all__ = ["GAUSSIAN_FIT", "HANDED_OVER_TO", "MAX_RMS_LN", "METHODS", "MIN_CONTRAST", "PROBE_DOF",
+           "SIGMA_PER_DOF", "V_FIT", "WIDTH_RANGE", "FreshView", "gaussian_fit", "refocus"]
+
+# Method names of the answers refocus placed itself; a miss hands over to the default search.
+METHODS = (GAUSSIAN_FIT, V_FIT) = ("refocus-gaussian-fit", "refocus-v-fit")
+HANDED_OVER_TO = "coarse-to-fine"
 
 # The fine (band-pass) score's Gaussian sigma per depth of field (half height at about +-0.55
 # DOF on every simulated specimen and objective: fluorescent cells, beads, stained tissue).
@@ -212,8 +214,7 @@ def local_focus(probe: Probe, space: SearchSpace, dof: float) -> Peak:
                 close = either_side([f.z_um for f in frames], vertex) <= CLOSE_DOF * dof
                 if confirmed or (close and not dip):
                     check_shape(frames, near if confirmed else best, dip)
-                    method = "refocus-" + ("v-fit" if dip else "gaussian-fit")
-                    return Peak(vertex, best.score, confidence(frames), method)
+                    return Peak(vertex, best.score, confidence(frames), V_FIT if dip else GAUSSIAN_FIT)
         except OutsideWindow:
             if not may_be_dip or dip:
                 raise

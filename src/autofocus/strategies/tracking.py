@@ -31,10 +31,12 @@ from autofocus.curve import Peak, Sample
 from autofocus.space import Probe, SearchSpace
 from autofocus.strategies.refocus import PROBE_DOF, SIGMA_PER_DOF, FreshView, refocus
 
-__all__ = ["CHECK_DOF", "LEVEL_RANGE", "TwoFrameReading", "track", "two_frame_reading"]
+__all__ = ["CHECK_DOF", "LEVEL_RANGE", "TWO_FRAME", "TwoFrameReading", "track", "two_frame_reading"]
 
 # The two-frame top is trusted this close to the prediction (measured on the simulator's
 # specimens: within it the two-frame estimate is off by under a fifth of the offset).
+TWO_FRAME = "track-two-frame"
+"""The method name of an answer read from two frames (beside refocus's own, see refocus.METHODS)."""
 CHECK_DOF = 0.35
 # The implied top over the expected one: inside this range the frames show the same peak (the
 # two-frame estimate reads a bright specimen's top 0.85..1.05 times its true height, and a
@@ -84,7 +86,7 @@ def track(probe: Probe, space: SearchSpace) -> Peak:
         if LEVEL_RANGE[0] <= level <= LEVEL_RANGE[1]:
             # Confidence: how well the height agrees (1 at the expected one, 0 at the range's ends).
             agreement = 1.0 - abs(math.log(level)) / math.log(LEVEL_RANGE[1])
-            return Peak(reading.z_um, reading.top, max(0.0, min(1.0, agreement)), "track-two-frame")
+            return Peak(reading.z_um, reading.top, max(0.0, min(1.0, agreement)), TWO_FRAME)
     return refocus(Reused(probe, frames, REUSE_DOF * dof), space)
 
 
