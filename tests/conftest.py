@@ -46,7 +46,7 @@ def no_devices(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     opened: list[str] = []
 
-    def refuse(port: str, options: connect.ConnectOptions) -> connect.Connection:
+    def refuse(port: str, options: connect.ConnectOptions, check: object = None) -> connect.Connection:
         opened.append(port)
         raise AssertionError("bad input reached the devices")
 

@@ -5,6 +5,7 @@ Zaber Motion Library against the simulated controller, a simulated or recorded c
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +13,15 @@ import pytest
 
 pytest.importorskip("zaber_motion")
 
-from tests.devices.test_zaber import Serve, serve, zaber_env
+from tests.devices.test_zaber import FAST, Serve, serve, zaber_env
 
 from autofocus import cli, connect
 from autofocus.devices.opencv import write_video
 from autofocus.sim import SimConfig, SimulatedMicroscope
 from autofocus.sim.camera import CameraSpec
+from autofocus.sim.zaber_chain import SimZaberChain, xyz_chain
+from autofocus.sim.zaber_protocol import SIM_NATIVE_UNIT_UM
+from autofocus.sim.zaber_server import ZaberDeviceServer
 
 __all__ = ["serve", "zaber_env"]
 
@@ -66,3 +70,45 @@ def test_a_good_run_still_homes_first(capsys: pytest.CaptureFixture[str], serve:
                         "--strategy", "sweep"])
     assert code in (0, 1), capsys.readouterr().err
     assert server.device.homed
+
+
+
+@pytest.fixture
+def unhomed_chain() -> Iterator[tuple[SimZaberChain, str]]:
+    """X (device 1), Y (2) and the focus drive (3) behind one port, none with a reference."""
+    chain = xyz_chain(xy_start_um=(5_000.0, 5_000.0), time_scale=FAST, homed=False)
+    server = ZaberDeviceServer(chain, "tcp").start()
+    try:
+        yield chain, server.url
+    finally:
+        server.stop()
+
+
+XYZ = ["--x-device", "1", "--y-device", "2", "--native-unit-um", f"{SIM_NATIVE_UNIT_UM}"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["map", "60", "61", "0.01", "{url}", "--region", "10,10,12,11.5", "--grid", "2x2", *XYZ],
+        ["track", "60", "61", "0.01", "{url}", "--every", "60", "--for", "120", "--camera", "sim",
+         "--position", "10,10", "--position", "12,11", *XYZ],
+    ],
+    ids=["map", "track"],
+)
+def test_refused_before_any_of_x_y_and_z_homes(
+    capsys: pytest.CaptureFixture[str], unhomed_chain: tuple[SimZaberChain, str], args: list[str]
+) -> None:
+    """With X and Y the three axes open on one connection: a range beyond the focus drive's
+    travel is refused before any of them homes (homing Z, then X and Y, travels far)."""
+    chain, url = unhomed_chain
+    start = {address: device.position_um() for address, device in chain.devices.items()}
+    code = cli.run_cli([a.format(url=url) for a in args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "outside the stage's travel" in lines[0], err
+    assert not [e for e in chain.log if e.words[:1] == ("home",)]  # the controllers' own record
+    for address, device in chain.devices.items():
+        assert not device.homed and device.moves_accepted == 0, address
+        assert device.position_um() == start[address], address

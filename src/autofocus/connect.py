@@ -133,7 +133,7 @@ def open_microscope(port: str, options: ConnectOptions,
 
     try:
         if options.xy_devices is not None:
-            stage, xy, close_stage = open_stage_xy(port, options)
+            stage, xy, close_stage = open_stage_xy(port, options, before_homing)
         else:
             stage, close_stage = open_stage(port, options, before_homing)
     except BaseException:
@@ -161,14 +161,16 @@ def open_stage(port: str, options: ConnectOptions,
     return stage, close
 
 
-def open_stage_xy(port: str, options: ConnectOptions) -> tuple[Stage, XYStage, Closer]:
-    """Focus drive and Zaber X and Y devices on one connection."""
+def open_stage_xy(port: str, options: ConnectOptions,
+                  before_homing: Callable[[Stage], None] | None = None) -> tuple[Stage, XYStage, Closer]:
+    """Focus drive and Zaber X and Y devices on one connection; ``before_homing`` gets the focus
+    stage before any of the three axes homes."""
     assert options.xy_devices is not None
     zaber_xy = load_backend("zaber_xy", "zaber")
     x_device, y_device = options.xy_devices
     stage, xy, close = zaber_xy.open_zaber_xyz(
         port, device=options.device, axis=options.axis, x_device=x_device, y_device=y_device,
-        device_db=options.device_db, native_unit_um=options.native_unit_um,
+        device_db=options.device_db, native_unit_um=options.native_unit_um, before_homing=before_homing,
     )
     return stage, xy, close
 

@@ -11,7 +11,7 @@ pytest.importorskip("zaber_motion")
 
 from tests.devices.test_zaber import zaber_env
 
-from autofocus.devices.base import XYStage
+from autofocus.devices.base import Stage, XYStage
 from autofocus.devices.zaber_xy import open_zaber_xyz
 from autofocus.errors import LimitError
 from autofocus.sim.zaber_chain import SimZaberChain, xyz_chain
@@ -48,3 +48,22 @@ def test_x_then_y_and_a_refused_target_moves_neither_axis(chain: tuple[SimZaberC
         assert xy.position_um() == pytest.approx((12_000.0, 8_000.0), abs=SIM_NATIVE_UNIT_UM)
     finally:
         close()
+
+
+def test_before_homing_sees_the_focus_stage_then_z_homes_before_x_and_y() -> None:
+    chain = xyz_chain(time_scale=0.05, homed=False)
+    server = ZaberDeviceServer(chain, "tcp").start()
+    homes_seen: list[int] = []
+
+    def before_homing(stage: Stage) -> None:
+        assert stage.limits_um == pytest.approx((0.0, 25_000.0))  # the focus drive's travel
+        homes_seen.append(sum(e.words[:1] == ("home",) for e in chain.log))
+
+    try:
+        _z, _xy, close = open_zaber_xyz(server.url, native_unit_um=SIM_NATIVE_UNIT_UM,
+                                        before_homing=before_homing)
+        close()
+    finally:
+        server.stop()
+    assert homes_seen == [0]
+    assert [e.device for e in chain.log if e.words[:1] == ("home",)] == [3, 1, 2]

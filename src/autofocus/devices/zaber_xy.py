@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from zaber_motion import MotionLibException
 from zaber_motion.ascii import Connection
 
-from autofocus.devices.base import TwoAxisXYStage
+from autofocus.devices.base import Stage, TwoAxisXYStage
 from autofocus.devices.zaber import (
     ZaberStage,
     configure_library,
@@ -42,16 +43,19 @@ class ZaberXYStage(TwoAxisXYStage):
 
 
 def _open_axis(connection: Connection, port: str, device: int, axis: int,
-               database: Path | str | None, native_unit_um: float | None, label: str) -> ZaberStage:
+               database: Path | str | None, native_unit_um: float | None,
+               label: str) -> tuple[ZaberStage, Callable[[], None]]:
+    """One axis identified and with units, not yet homed, and what homes it if needed: homing
+    waits until every axis answers and the caller's checks have passed."""
     zaber_device = connection.get_device(device)
     db_problem = identify(zaber_device, database, connection)
     zaber_axis = zaber_device.get_axis(axis)
     with translated(f"checking {label} (device {device} axis {axis})", connection):
         zaber_axis.generic_command("get pos")
     units = plan_units(zaber_device, zaber_axis, native_unit_um, db_problem, connection)
-    home_if_needed(zaber_axis, connection, units)
-    return ZaberStage(connection, zaber_axis, units, f"Zaber {label}: device {device} axis {axis} "
-                      f"on {port}, {units.how}")
+    stage = ZaberStage(connection, zaber_axis, units, f"Zaber {label}: device {device} axis {axis} "
+                       f"on {port}, {units.how}")
+    return stage, partial(home_if_needed, zaber_axis, connection, units)
 
 
 def open_zaber_xyz(
@@ -63,16 +67,24 @@ def open_zaber_xyz(
     y_device: int = 2,
     device_db: Path | str | None = None,
     native_unit_um: float | None = None,
+    before_homing: Callable[[Stage], None] | None = None,
 ) -> tuple[ZaberStage, ZaberXYStage, Callable[[], None]]:
     """Focus stage, XY stage and one closer for their shared connection. The focus drive is
-    homed (if needed) before X and Y, so the specimen never moves with the objective close."""
+    homed (if needed) before X and Y, so the specimen never moves with the objective close.
+    ``before_homing`` gets the focus stage once all three axes answer, before any of them homes
+    (as in :func:`~autofocus.devices.zaber.open_zaber_stage`): what it raises ends the opening
+    with nothing homed."""
     database = database_choice(device_db)
     configure_library(database)
     connection = open_connection(port)
     try:
-        z = _open_axis(connection, port, device, axis, database, native_unit_um, "focus")
-        x = _open_axis(connection, port, x_device, 1, database, native_unit_um, "X")
-        y = _open_axis(connection, port, y_device, 1, database, native_unit_um, "Y")
+        z, home_z = _open_axis(connection, port, device, axis, database, native_unit_um, "focus")
+        x, home_x = _open_axis(connection, port, x_device, 1, database, native_unit_um, "X")
+        y, home_y = _open_axis(connection, port, y_device, 1, database, native_unit_um, "Y")
+        if before_homing is not None:
+            before_homing(z)  # homing travels far: whatever can be refused is refused first
+        for home in (home_z, home_x, home_y):  # Z first: the objective is out of the way
+            home()
     except BaseException:
         with contextlib.suppress(MotionLibException):
             connection.close()
