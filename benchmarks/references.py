@@ -16,6 +16,8 @@ to the pixel type) averaged, over the mean intensity of the frame. Math3's Brent
 start value, never evaluates the interval's ends, stops when the bracket is within twice the
 tolerance of its best point, and returns the best point it evaluated; there is no failure:
 whatever it ends at is the answer. No settling wait beyond the stage's own (``waitForDevice``).
+Its Exposure property (default 100 ms, set for its frames) is left at the camera's exposure here,
+as the project's issues define the comparison; ``benchmarks/refocus.py`` also runs it at 100 ms.
 
 ``imswitch``: openUC2 ImSwitch ``AutofocusController.autoFocus`` (controller
 ``imcontrol/controller/controllers/AutofocusController.py``), its defaults: rangez 100,
