@@ -15,7 +15,6 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +24,7 @@ from autofocus import cli_map, cli_recorded, cli_track
 from autofocus.cli_checks import check_focus_words, check_output_folder, check_plot_path, check_tcp_port
 from autofocus.cli_io import json_error, protect_negative_numbers, silence_stdout
 from autofocus.cli_progress import progress_view
+from autofocus.cli_tilt import LiveTilt, before_motion, describe, each_frame_to
 from autofocus.connect import Connection, ConnectOptions, check_port, check_sim_camera, open_microscope
 from autofocus.errors import (
     EXIT_BAD_INPUT,
@@ -38,6 +38,7 @@ from autofocus.errors import (
     install_hint,
 )
 from autofocus.events import EventHandler, ProgressEvent
+from autofocus.fieldtilt import FieldTilt, parse_regions
 from autofocus.frames import parse_roi
 from autofocus.hardware_probe import DEFAULT_MAX_FRAMES, DEFAULT_TIMEOUT_S
 from autofocus.interrupt import Interrupted, annotate, signals_raise, stage_state_of
@@ -45,7 +46,7 @@ from autofocus.metrics import METRICS
 from autofocus.modes import MODES, tutorial_metric_if_blur
 from autofocus.report import StepImageWriter, plot_curve
 from autofocus.result import FocusResult
-from autofocus.runner import AutofocusSettings, check_before_motion, run_autofocus
+from autofocus.runner import AutofocusSettings, run_autofocus
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.sim import DEFAULT_TRUE_FOCUS_UM, FAULT_NAMES, OBJECTIVES, SPECIMENS, FaultPlan, SimConfig
 from autofocus.units import mm_to_um
@@ -90,8 +91,9 @@ def run_focus(
     as_json: bool,
     plot: Path | None,
     show_bar: bool,
+    regions: tuple[int, int] | None = None,
 ) -> int:
-    """Validate, connect, focus, report. Returns the exit code."""
+    """Validate, connect, focus, report (with ``regions``, the field's tilt too). Returns the exit code."""
     settings.validate()
     check_port(port)
     check_sim_camera(port, options.camera, settings.strategy)
@@ -99,21 +101,24 @@ def run_focus(
         check_output_folder(show_images, "--images-dir")
     if plot is not None:
         check_plot_path(plot)
+    tilt = LiveTilt(regions, settings) if regions is not None else None
     with ExitStack() as stack:
         try:
-            connection: Connection = open_microscope(
-                port, options, check=partial(check_before_motion, settings=settings))
+            connection: Connection = open_microscope(port, options, check=before_motion(settings, tilt))
         except Interrupted as exc:
             if not stage_state_of(exc):
                 annotate(exc, "the stage was not moved")
             raise
         stack.callback(connection.microscope.close)
+        if tilt is not None:
+            tilt.check(connection.microscope)  # a grid too fine for the frames: refused before any move
         writer = StepImageWriter(show_images, settings.blur) if show_images else None
         expected = max(1, round((settings.end_um - settings.start_um) / settings.step_um) + 1)
         view = stack.enter_context(progress_view("focusing", show_bar=show_bar and not as_json,
                                                  expected_frames=expected, unit="frames",
                                                  verbose=verbose and not as_json))
-        result = run_autofocus(connection.microscope, settings, on_event=guarded(view), on_frame=writer)
+        result = run_autofocus(connection.microscope, settings, on_event=guarded(view),
+                               on_frame=each_frame_to(writer, tilt.on_frame if tilt else None))
         try:
             stack.close()  # end the progress bar before printing
             if writer is not None:
@@ -121,8 +126,9 @@ def run_focus(
             true_focus = connection.simulator.true_focus_um if connection.simulator else None
             if plot is not None:
                 best_effort(lambda: plot_curve(result, plot, true_focus), f"the plot {plot}")
+            field = tilt.result(result, connection.microscope) if tilt is not None else None
             with to_stdout():
-                report(result, connection, as_json)
+                report(result, connection, as_json, field)
         except (Interrupted, AutofocusError) as exc:
             annotate(exc, where_result_left(result), result.final_z_um)
             raise
@@ -161,8 +167,8 @@ def where_result_left(result: FocusResult) -> str:
     return f"stage back at its start ({result.final_z_um / 1000:.6f} mm)"
 
 
-def report(result: FocusResult, connection: Connection, as_json: bool) -> None:
-    data: dict[str, Any] = result.to_dict()
+def report(result: FocusResult, connection: Connection, as_json: bool, tilt: FieldTilt | None = None) -> None:
+    data: dict[str, Any] = result.to_dict() | ({"field_tilt": tilt.to_dict()} if tilt else {})
     sim = connection.simulator
     if sim is not None:
         data["sim_true_focus_mm"] = sim.true_focus_um / 1000.0
@@ -184,6 +190,8 @@ def report(result: FocusResult, connection: Connection, as_json: bool) -> None:
             line += (f", error {data['sim_error_um']:+.2f} um "
                      f"(depth of field {sim.depth_of_field_um():.1f} um)")
         print(line)
+    if tilt is not None and not as_json:
+        print(describe(tilt))
     if result.return_error:
         # A failed return is a hardware failure: the one line on stderr says where the stage is.
         where = ("its position is unknown (the stage does not answer)" if result.final_z_um is None
@@ -247,6 +255,8 @@ def focus(
     no_pipeline: Annotated[bool, typer.Option(
         "--no-pipeline", help="score each streamed frame before grabbing the next")] = False,
     plot: Annotated[Path | None, typer.Option(help="write the focus-curve plot (PNG)")] = None,
+    regions: Annotated[str | None, typer.Option(help="ROWSxCOLS: also report the field's tilt from the same "
+                                                "frames, warning when it exceeds the depth of field")] = None,
     camera: Annotated[str, typer.Option(
         help="auto, sim, spinnaker, genicam:CTI_PATH or opencv:INDEX_OR_FILE")] = "auto",
     device: Annotated[int, typer.Option(help="Zaber device number")] = 3,
@@ -292,7 +302,8 @@ def focus(
     )
     check_focus_words(options, port, settings.roi, sim_seed)
     code = run_focus(port, settings, options, verbose=verbose, as_json=as_json, plot=plot,
-                     show_images=images_dir if show_images else None, show_bar=sys.stderr.isatty())
+                     show_images=images_dir if show_images else None, show_bar=sys.stderr.isatty(),
+                     regions=parse_regions(regions) if regions is not None else None)
     raise typer.Exit(code)
 
 

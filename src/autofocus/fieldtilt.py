@@ -90,12 +90,19 @@ class RegionScorer:
         self.z_um: list[float] = []
         self.scores: list[list[float]] = []
 
-    def _prepare(self, shape: tuple[int, ...]) -> None:
+    def check_shape(self, shape: tuple[int, ...]) -> None:
+        """Raise InputError when frames of ``shape`` are too small for the grid (a caller that
+        can grab one frame before anything moves refuses the grid then, not on the first step)."""
         rows, cols = self.grid
         height, width = shape[0], shape[1]
         if height < 8 * rows or width < 8 * cols:
             raise InputError(f"a {rows}x{cols} grid of regions needs a frame of at least "
                              f"{8 * cols}x{8 * rows} pixels, got {width}x{height}")
+
+    def _prepare(self, shape: tuple[int, ...]) -> None:
+        self.check_shape(shape)
+        rows, cols = self.grid
+        height, width = shape[0], shape[1]
         self._metrics = []
         for r in range(rows):
             for c in range(cols):
