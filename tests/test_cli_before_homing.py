@@ -87,27 +87,41 @@ def unhomed_chain() -> Iterator[tuple[SimZaberChain, str]]:
 XYZ = ["--x-device", "1", "--y-device", "2", "--native-unit-um", f"{SIM_NATIVE_UNIT_UM}"]
 
 
+FOCUS_BEYOND = "outside the stage's travel"
+XY_BEYOND = "outside the XY stage's travel"
+TRACK = ["--every", "60", "--for", "120", "--camera", "sim"]
+
+
 @pytest.mark.parametrize(
-    "args",
+    ("args", "says"),
     [
-        ["map", "60", "61", "0.01", "{url}", "--region", "10,10,12,11.5", "--grid", "2x2", *XYZ],
-        ["track", "60", "61", "0.01", "{url}", "--every", "60", "--for", "120", "--camera", "sim",
-         "--position", "10,10", "--position", "12,11", *XYZ],
+        (["map", "60", "61", "0.01", "{url}", "--region", "10,10,12,11.5", "--grid", "2x2", *XYZ],
+         FOCUS_BEYOND),
+        (["track", "60", "61", "0.01", "{url}", *TRACK, "--position", "10,10", "--position", "12,11", *XYZ],
+         FOCUS_BEYOND),
+        # The focus range is fine; the region or a position lies beyond X's (0..100 mm) or Y's
+        # (0..75 mm) travel, which the controllers report before they home.
+        (["map", "8", "9", "0.01", "{url}", "--region", "90,10,120,11.5", "--grid", "2x2", *XYZ], XY_BEYOND),
+        (["track", "8", "9", "0.01", "{url}", *TRACK, "--position", "10,10", "--position", "12,80", *XYZ],
+         XY_BEYOND),
+        (["track", "8", "9", "0.01", "{url}", *TRACK, "--region", "0,0,101,20", "--position", "10,10", *XYZ],
+         XY_BEYOND),
     ],
-    ids=["map", "track"],
+    ids=["map", "track", "map-region-beyond-x", "track-position-beyond-y", "track-region-beyond-x"],
 )
 def test_refused_before_any_of_x_y_and_z_homes(
-    capsys: pytest.CaptureFixture[str], unhomed_chain: tuple[SimZaberChain, str], args: list[str]
+    capsys: pytest.CaptureFixture[str], unhomed_chain: tuple[SimZaberChain, str], args: list[str], says: str
 ) -> None:
     """With X and Y the three axes open on one connection: a range beyond the focus drive's
-    travel is refused before any of them homes (homing Z, then X and Y, travels far)."""
+    travel, or a region beyond the XY stage's, is refused before any of them homes (homing Z,
+    then X and Y, travels far)."""
     chain, url = unhomed_chain
     start = {address: device.position_um() for address, device in chain.devices.items()}
     code = cli.run_cli([a.format(url=url) for a in args])
     err = capsys.readouterr().err
     assert code == 2, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "outside the stage's travel" in lines[0], err
+    assert len(lines) == 1 and says in lines[0], err
     assert not [e for e in chain.log if e.words[:1] == ("home",)]  # the controllers' own record
     for address, device in chain.devices.items():
         assert not device.homed and device.moves_accepted == 0, address

@@ -26,6 +26,7 @@ from autofocus.focusmap import (
     FocusMap,
     MapPoint,
     MapSettings,
+    check_map_before_motion,
     measure_map,
 )
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
@@ -148,7 +149,7 @@ def map_command(
     """Measure focus at a grid or list of points, fit the slide's surface (robustly: points that
     fail or disagree are set apart and reported), and write the map and a tile list with z."""
     from autofocus.connect import ConnectOptions, check_port, open_microscope
-    from autofocus.runner import AutofocusSettings, check_before_motion
+    from autofocus.runner import AutofocusSettings
     from autofocus.sim import SimConfig
     from autofocus.sim.slide import slide_preset
 
@@ -177,8 +178,9 @@ def map_command(
                     xy_start_um=(where.x_min_um, where.y_min_um))
     options = ConnectOptions(camera="sim", device=device, axis=axis, native_unit_um=native_unit_um,
                              sim=sim, xy_devices=None if port == "sim" else (x_device, y_device))
-    # The range against the travel, before an unhomed Zaber axis homes (homing travels far).
-    connection = open_microscope(port, options, check=lambda scope: check_before_motion(scope, search))
+    # The range and the XY region against the travel, before an unhomed Zaber axis homes
+    # (homing travels far).
+    connection = open_microscope(port, options, check=lambda scope: check_map_before_motion(scope, settings))
     try:
         total = len(settings.targets())
         on_point = None if as_json else (lambda p: print(describe_point(p, total), flush=True))

@@ -33,6 +33,7 @@ from autofocus.track import (
     TrackRow,
     TrackSettings,
     check_log_path,
+    check_track_before_motion,
     depth_of_field,
     track,
     write_log,
@@ -133,7 +134,7 @@ def track_command(
     """Keep one or several positions in focus through a time-lapse: at every time point predict
     focus from the drift so far, check it with two frames, refocus or search when it moved."""
     from autofocus.connect import ConnectOptions, check_port, open_microscope
-    from autofocus.runner import AutofocusSettings, check_before_motion
+    from autofocus.runner import AutofocusSettings
     from autofocus.sim import DEFAULT_TRUE_FOCUS_UM, SimConfig
     from autofocus.sim.drift import drift_preset
     from autofocus.sim.slide import slide_preset
@@ -159,8 +160,10 @@ def track_command(
     options = ConnectOptions(camera=camera, device=device, axis=axis, native_unit_um=native_unit_um, sim=sim,
                              xy_devices=(x_device, y_device) if positions and port != "sim" else None)
     check_focus_words(options, port, None, sim_seed)
-    # The range against the travel, before an unhomed Zaber axis homes (homing travels far).
-    connection = open_microscope(port, options, check=lambda scope: check_before_motion(scope, search))
+    # The range and the XY region against the travel, before an unhomed Zaber axis homes
+    # (homing travels far).
+    connection = open_microscope(port, options,
+                                 check=lambda scope: check_track_before_motion(scope, settings))
     simulator = connection.simulator
     count = len(positions) if positions else 1
     rows: list[TrackRow] = []

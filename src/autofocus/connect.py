@@ -98,8 +98,9 @@ def open_microscope(port: str, options: ConnectOptions,
     microscope, and the tutorial's FLIR camera (Spinnaker) with a real stage.
 
     ``check`` (the run's checks that need the devices but no motion: the range against the
-    travel, the ROI on one frame) runs before a Zaber axis without a reference position homes,
-    so a run refused for them never homes (the camera then opens before the axis homes)."""
+    travel, the ROI on one frame, with Zaber X and Y the XY region against their travel: its
+    microscope then has the XY stage) runs before a Zaber axis without a reference position
+    homes, so a run refused for them never homes (the camera then opens before the axis homes)."""
     check_port(port)
     camera_spec = options.camera
     if port == "sim":
@@ -127,9 +128,9 @@ def open_microscope(port: str, options: ConnectOptions,
             opened.append(open_camera("spinnaker" if camera_spec == "auto" else camera_spec))
         return opened[0][0]
 
-    def before_homing(stage: Stage) -> None:
+    def before_homing(stage: Stage, xy_stage: XYStage | None = None) -> None:
         if check is not None:  # the camera opens here, so its frame is checked before homing too
-            check(Microscope(stage, camera_for(stage), SystemClock(), description=port))
+            check(Microscope(stage, camera_for(stage), SystemClock(), description=port, xy_stage=xy_stage))
 
     try:
         if options.xy_devices is not None:
@@ -162,9 +163,10 @@ def open_stage(port: str, options: ConnectOptions,
 
 
 def open_stage_xy(port: str, options: ConnectOptions,
-                  before_homing: Callable[[Stage], None] | None = None) -> tuple[Stage, XYStage, Closer]:
+                  before_homing: Callable[[Stage, XYStage], None] | None = None,
+                  ) -> tuple[Stage, XYStage, Closer]:
     """Focus drive and Zaber X and Y devices on one connection; ``before_homing`` gets the focus
-    stage before any of the three axes homes."""
+    stage and the XY stage (both with their travel) before any of the three axes homes."""
     assert options.xy_devices is not None
     zaber_xy = load_backend("zaber_xy", "zaber")
     x_device, y_device = options.xy_devices

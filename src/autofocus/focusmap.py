@@ -29,15 +29,15 @@ from autofocus.devices.base import Microscope
 from autofocus.errors import AutofocusError, InputError
 from autofocus.events import EventHandler
 from autofocus.result import FocusResult
-from autofocus.runner import AutofocusSettings, allowed_interval, run_autofocus
+from autofocus.runner import AutofocusSettings, allowed_interval, check_before_motion, run_autofocus
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.surface import RobustFit, robust_fit
 from autofocus.xy import Region, SafeXY
 
 __all__ = [
     "DEFAULT_OUTLIER_FLOOR_UM", "DEFAULT_WINDOW_UM", "LATER_STEPS_PER_WINDOW", "FocusMap", "MapPoint",
-    "MapSettings", "Searcher", "default_later_strategy", "finish_map", "grid_axis", "measure_map",
-    "predict", "serpentine",
+    "MapSettings", "Searcher", "check_map_before_motion", "default_later_strategy", "finish_map",
+    "grid_axis", "measure_map", "predict", "serpentine",
 ]
 
 DEFAULT_WINDOW_UM = 50.0
@@ -206,6 +206,14 @@ def predict(points: Sequence[MapPoint], x_um: float, y_um: float, floor_um: floa
     # the third): never predict farther outside the measured heights than they spread.
     spread = max(zs) - min(zs)
     return min(max(fit.surface.z_at(x_um, y_um), min(zs) - spread), max(zs) + spread)
+
+
+def check_map_before_motion(scope: Microscope, settings: MapSettings) -> None:
+    """What the devices can tell before anything moves, as :func:`measure_map` checks it: the
+    first search's range within the focus travel and the region within the XY stage's travel.
+    The command line runs it before an unhomed Zaber axis homes."""
+    z_lo, _ = check_before_motion(scope, settings.search)
+    SafeXY(scope, settings.region, z_lo)  # refuses a region beyond the XY travel; moves nothing
 
 
 def measure_map(scope: Microscope, settings: MapSettings, on_event: EventHandler | None = None,

@@ -39,7 +39,7 @@ from autofocus.events import EventHandler
 from autofocus.interrupt import Interrupted
 from autofocus.numerics import robust_sigma
 from autofocus.result import FocusResult
-from autofocus.runner import AutofocusSettings, allowed_interval, run_autofocus
+from autofocus.runner import AutofocusSettings, allowed_interval, check_before_motion, run_autofocus
 from autofocus.strategies import refocus
 from autofocus.strategies.refocus import MAX_RMS_LN, SIGMA_PER_DOF, WIDTH_RANGE, gaussian_fit
 from autofocus.strategies.tracking import TWO_FRAME
@@ -47,7 +47,7 @@ from autofocus.track_log import LOG_COLUMNS, TrackLog, TrackRow, check_log_path,
 from autofocus.xy import Region, SafeXY
 
 __all__ = ["LOG_COLUMNS", "DriftModel", "TrackLog", "TrackRow", "TrackSettings", "check_log_path",
-           "depth_of_field", "track", "write_log"]
+           "check_track_before_motion", "depth_of_field", "track", "write_log"]
 
 TRACK_STRATEGY = "track"
 HISTORY = 8
@@ -242,6 +242,23 @@ def track(scope: Microscope, settings: TrackSettings, *, on_event: EventHandler 
     return TrackLog(tuple(rows), settings.every_s, settings.duration_s, run.dof, len(targets))
 
 
+def _safe_xy(scope: Microscope, settings: TrackSettings, z_floor_um: float) -> SafeXY | None:
+    """The positions' guard (None without positions): refuses a region beyond the XY travel."""
+    if not settings.positions:
+        return None
+    if scope.xy_stage is None:
+        raise InputError("positions need an XY stage, and this microscope has none")
+    return SafeXY(scope, settings.xy_region(), z_floor_um)
+
+
+def check_track_before_motion(scope: Microscope, settings: TrackSettings) -> None:
+    """What the devices can tell before anything moves, as :func:`track` checks it: the search's
+    range within the focus travel and the positions' region within the XY stage's travel. The
+    command line runs it before an unhomed Zaber axis homes."""
+    z_lo, _ = check_before_motion(scope, settings.search)
+    _safe_xy(scope, settings, z_lo)
+
+
 class _Run:
     """One time-lapse's fixed parts: the microscope, the limits, the start time."""
 
@@ -252,9 +269,7 @@ class _Run:
         self.truth, self.searcher = truth, searcher
         self.z_lo, self.z_hi = allowed_interval(base, scope.stage.limits_um)
         self.dof = depth_of_field(scope, base)
-        if settings.positions and scope.xy_stage is None:
-            raise InputError("positions need an XY stage, and this microscope has none")
-        self.safe = SafeXY(scope, settings.xy_region(), self.z_lo) if settings.positions else None
+        self.safe = _safe_xy(scope, settings, self.z_lo)
         self.began = scope.clock.now()
 
     def move_to(self, target: tuple[float, float], predicted: float | None) -> None:

@@ -14,7 +14,7 @@ from tests.devices.test_zaber import zaber_env
 from autofocus.devices.base import Stage, XYStage
 from autofocus.devices.zaber_xy import open_zaber_xyz
 from autofocus.errors import LimitError
-from autofocus.sim.zaber_chain import SimZaberChain, xyz_chain
+from autofocus.sim.zaber_chain import XY_TRAVEL_UM, SimZaberChain, xyz_chain
 from autofocus.sim.zaber_protocol import SIM_NATIVE_UNIT_UM
 from autofocus.sim.zaber_server import ZaberDeviceServer
 
@@ -50,13 +50,15 @@ def test_x_then_y_and_a_refused_target_moves_neither_axis(chain: tuple[SimZaberC
         close()
 
 
-def test_before_homing_sees_the_focus_stage_then_z_homes_before_x_and_y() -> None:
+def test_before_homing_sees_the_focus_and_xy_stages_then_z_homes_before_x_and_y() -> None:
     chain = xyz_chain(time_scale=0.05, homed=False)
     server = ZaberDeviceServer(chain, "tcp").start()
     homes_seen: list[int] = []
 
-    def before_homing(stage: Stage) -> None:
+    def before_homing(stage: Stage, xy: XYStage) -> None:
         assert stage.limits_um == pytest.approx((0.0, 25_000.0))  # the focus drive's travel
+        (x0, x1), (y0, y1) = xy.limits_um  # X's and Y's travel, known before either homes
+        assert (x0, x1, y0, y1) == pytest.approx((0.0, XY_TRAVEL_UM[0], 0.0, XY_TRAVEL_UM[1]))
         homes_seen.append(sum(e.words[:1] == ("home",) for e in chain.log))
 
     try:

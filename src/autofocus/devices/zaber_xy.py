@@ -18,7 +18,7 @@ from pathlib import Path
 from zaber_motion import MotionLibException
 from zaber_motion.ascii import Connection
 
-from autofocus.devices.base import Stage, TwoAxisXYStage
+from autofocus.devices.base import Stage, TwoAxisXYStage, XYStage
 from autofocus.devices.zaber import (
     ZaberStage,
     configure_library,
@@ -67,13 +67,14 @@ def open_zaber_xyz(
     y_device: int = 2,
     device_db: Path | str | None = None,
     native_unit_um: float | None = None,
-    before_homing: Callable[[Stage], None] | None = None,
+    before_homing: Callable[[Stage, XYStage], None] | None = None,
 ) -> tuple[ZaberStage, ZaberXYStage, Callable[[], None]]:
     """Focus stage, XY stage and one closer for their shared connection. The focus drive is
     homed (if needed) before X and Y, so the specimen never moves with the objective close.
-    ``before_homing`` gets the focus stage once all three axes answer, before any of them homes
-    (as in :func:`~autofocus.devices.zaber.open_zaber_stage`): what it raises ends the opening
-    with nothing homed."""
+    ``before_homing`` gets the focus stage and the XY stage once all three axes answer, before
+    any of them homes (as in :func:`~autofocus.devices.zaber.open_zaber_stage`; every axis's
+    travel limits are read as it opens, so both stages know their travel): what it raises ends
+    the opening with nothing homed."""
     database = database_choice(device_db)
     configure_library(database)
     connection = open_connection(port)
@@ -81,12 +82,13 @@ def open_zaber_xyz(
         z, home_z = _open_axis(connection, port, device, axis, database, native_unit_um, "focus")
         x, home_x = _open_axis(connection, port, x_device, 1, database, native_unit_um, "X")
         y, home_y = _open_axis(connection, port, y_device, 1, database, native_unit_um, "Y")
+        xy = ZaberXYStage(x, y)
         if before_homing is not None:
-            before_homing(z)  # homing travels far: whatever can be refused is refused first
+            before_homing(z, xy)  # homing travels far: whatever can be refused is refused first
         for home in (home_z, home_x, home_y):  # Z first: the objective is out of the way
             home()
     except BaseException:
         with contextlib.suppress(MotionLibException):
             connection.close()
         raise
-    return z, ZaberXYStage(x, y), z.close
+    return z, xy, z.close
