@@ -11,7 +11,7 @@ from tests.conftest import small_sim
 
 from autofocus import cli
 from autofocus.errors import InputError
-from autofocus.fieldtilt import RegionScorer, parse_regions, stack_field_tilt
+from autofocus.fieldtilt import RegionScorer, field_tilt, parse_regions, stack_field_tilt
 from autofocus.runner import AutofocusSettings, run_autofocus
 from autofocus.sim.slide import SlideSpec
 
@@ -94,3 +94,28 @@ def test_bad_region_grids_are_input_errors() -> None:
         with pytest.raises(InputError):
             parse_regions(text)
     assert parse_regions("3x3") == (3, 3)
+
+
+def regions_peaking_at(focus_um: list[float], centres: list[tuple[int, int, float, float]]
+                       ) -> tuple[list[float], list[list[float]]]:
+    """Each region's score a Gaussian in z with its top at that region's focus (a sweep)."""
+    zs = [float(z) for z in np.arange(-20.0, 20.5, 0.5)]
+    scores = [[1.0 + 50.0 * float(np.exp(-((z - top) ** 2) / 8.0)) for top in focus_um] for z in zs]
+    return zs, scores
+
+
+def test_two_regions_side_by_side_measure_the_tilt_across_the_width() -> None:
+    # A 1x2 grid passes --regions (two regions along one side): its tilt is a line, not a plane.
+    centres = [(0, 0, -0.25, 0.0), (0, 1, 0.25, 0.0)]
+    zs, scores = regions_peaking_at([-1.5, 1.5], centres)
+    tilt = field_tilt((1, 2), centres, zs, scores, dof_um=4.0)
+    assert tilt.tilt_x_um == pytest.approx(6.0, abs=0.2)  # 3 um over half the width
+    assert tilt.tilt_y_um == 0.0 and tilt.warning != ""
+
+
+def test_two_regions_found_on_a_diagonal_are_too_few_for_a_tilt() -> None:
+    # Two points cannot fix a tilt along two axes: no answer rather than an arbitrary one.
+    centres = [(0, 0, -0.25, -0.25), (1, 1, 0.25, 0.25)]
+    zs, scores = regions_peaking_at([-1.0, 1.0], centres)
+    tilt = field_tilt((2, 2), centres, zs, scores, dof_um=4.0)
+    assert tilt.span_um is None and "too few" in tilt.reason

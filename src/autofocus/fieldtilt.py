@@ -141,17 +141,20 @@ def field_tilt(grid: tuple[int, int], centres: Sequence[tuple[int, int, float, f
         except FocusNotFound as exc:
             regions.append(RegionFocus(row, col, u, v, None, exc.reason))
     found = [r for r in regions if r.z_um is not None]
-    us = {r.u for r in found}
-    vs = {r.v for r in found}
-    if len(found) < 3 or (len(us) < 2 and len(vs) < 2):
+    # Along an axis with one column (or row) of regions found there is nothing to measure: the
+    # tilt there is zero, and the fit has one unknown fewer (a 2x1 grid gives a line).
+    across = len({r.u for r in found}) > 1
+    down = len({r.v for r in found}) > 1
+    columns = [np.ones(len(found))]
+    columns += [np.array([r.u for r in found])] if across else []
+    columns += [np.array([r.v for r in found])] if down else []
+    if len(columns) == 1 or len(found) < len(columns):
         return FieldTilt(grid, tuple(regions), None, None, None, None, dof_um, "",
-                         f"only {len(found)} region(s) have a focus: too few for a plane")
-    design = np.column_stack([np.ones(len(found)), [r.u for r in found], [r.v for r in found]])
+                         f"only {len(found)} region(s) have a focus: too few for a tilt")
     best = np.array([r.z_um for r in found], float)
-    coef, *_ = np.linalg.lstsq(design, best, rcond=None)
-    # Along an axis with one column (or row) of regions there is nothing to measure: zero.
-    tx = float(coef[1]) if len(us) > 1 else 0.0
-    ty = float(coef[2]) if len(vs) > 1 else 0.0
+    coef, *_ = np.linalg.lstsq(np.column_stack(columns), best, rcond=None)
+    tx = float(coef[1]) if across else 0.0
+    ty = float(coef[-1]) if down else 0.0
     span = abs(tx) + abs(ty)
     direction = math.degrees(math.atan2(ty, tx)) % 360
     warning = ""
