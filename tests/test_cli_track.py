@@ -88,6 +88,16 @@ def test_bad_track_input_exits_2_before_anything_opens(capsys: pytest.CaptureFix
     assert no_devices == [] and out == ""
 
 
+def test_a_log_that_cannot_be_written_is_refused_before_anything_opens(
+        capsys: pytest.CaptureFixture[str], no_devices: list[str], tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where the log's folder would be")
+    code, out, err = run(capsys, "track", *RANGE, "--every", "300", "--for", "600",
+                         "--log", str(tmp_path / "blocker" / "track.csv"))
+    assert code == 2, err
+    assert "--log" in err and "is a file, not a folder" in err and err.count("\n") == 1
+    assert no_devices == [] and out == ""
+
+
 def test_interrupted_between_time_points(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     sleep = VirtualClock.sleep

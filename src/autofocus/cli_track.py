@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autofocus.cli_checks import check_focus_words
+from autofocus.cli_checks import check_focus_words, check_output_file
 from autofocus.cli_io import AxisOption, FocusDeviceOption, NativeUnitOption, XDeviceOption, YDeviceOption
 from autofocus.cli_map import parse_numbers, parse_region, read_points
 from autofocus.errors import EXIT_FOCUSED, EXIT_NOT_FOUND, InputError, OutputError
@@ -149,6 +149,7 @@ def track_command(
     settings.validate()
     if log is not None:
         check_log_path(log)
+        check_output_file(log, "--log")  # a log that cannot be written fails now, not hours later
     if sim_slide not in SLIDE_PRESETS:
         raise InputError(f"unknown slide {sim_slide!r}; choose one of: {', '.join(SLIDE_PRESETS)}")
     check_port(port)
