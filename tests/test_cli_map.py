@@ -55,10 +55,23 @@ def test_map_writes_the_map_the_picture_and_the_tiles(capsys: pytest.CaptureFixt
     ["--region", "10,10,11,11", "--z-clearance-um", "nan"],
     ["--region", "10,10,11,11", "--points", "no-such-file.csv"],
     ["--region", "10,10,11,11", "--tile-mm", "0.3"],
+    ["--region", "10,10,11,11", "--tile-mm", "0,0"],           # no size: refused before, not after
+    ["--region", "10,10,11,11", "--tile-mm", "1e-9,1e-9"],     # 1e18 tiles would fill memory
+    ["--region", "10,10,11,11", "--grid", "100000x100000"],    # 1e10 points likewise
 ])
 def test_bad_map_input_exits_2_before_anything_opens(capsys: pytest.CaptureFixture[str],
                                                      no_devices: list[str], extra: list[str]) -> None:
     code, _, err = run(capsys, "map", "9.9", "10.1", "0.005", "sim", *extra)
     assert code == 2, err
     assert err.startswith("autofocus: error:") and err.count("\n") == 1
+    assert no_devices == []
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_anything_opens(
+        capsys: pytest.CaptureFixture[str], no_devices: list[str], tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where the output folder would be")
+    code, _, err = run(capsys, "map", "9.9", "10.1", "0.005", "sim", "--region", "10,10,11,11",
+                       "--out", str(tmp_path / "blocker" / "map"))
+    assert code == 2, err
+    assert err.startswith("autofocus: error: --out") and err.count("\n") == 1
     assert no_devices == []

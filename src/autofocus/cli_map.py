@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from autofocus.cli_checks import check_output_folder
 from autofocus.cli_io import AxisOption, FocusDeviceOption, NativeUnitOption, XDeviceOption, YDeviceOption
 from autofocus.errors import EXIT_FOCUSED, EXIT_NOT_FOUND, InputError
 from autofocus.focusmap import (
@@ -32,7 +33,7 @@ from autofocus.focusmap import (
 from autofocus.search import DEFAULT_STRATEGY, STRATEGIES
 from autofocus.sim.slide import SLIDE_PRESETS
 from autofocus.surface import SURFACE_MODELS
-from autofocus.tiles import Tile, tile_grid, tiles_with_z, write_csv, write_json, write_useq
+from autofocus.tiles import Tile, check_tiling, tile_grid, tiles_with_z, write_csv, write_json, write_useq
 from autofocus.units import mm_to_um
 from autofocus.xy import Region
 
@@ -170,6 +171,9 @@ def map_command(
         tile_um = (width_mm * 1000, height_mm * 1000)
     if not 0 <= overlap < 1:
         raise InputError("--overlap must be a fraction in [0, 1)")
+    if tile_um is not None:
+        check_tiling(where, tile_um[0], tile_um[1], overlap)
+    check_output_folder(out, "--out")
     settings.validate()
     check_port(port)
     centre = ((where.x_min_um + where.x_max_um) / 2, (where.y_min_um + where.y_max_um) / 2)

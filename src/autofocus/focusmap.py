@@ -35,11 +35,15 @@ from autofocus.surface import RobustFit, robust_fit
 from autofocus.xy import Region, SafeXY
 
 __all__ = [
-    "DEFAULT_OUTLIER_FLOOR_UM", "DEFAULT_WINDOW_UM", "LATER_STEPS_PER_WINDOW", "FocusMap", "MapPoint",
+    "DEFAULT_OUTLIER_FLOOR_UM", "DEFAULT_WINDOW_UM", "LATER_STEPS_PER_WINDOW", "MAX_POINTS", "FocusMap",
+    "MapPoint",
     "MapSettings", "Searcher", "check_map_before_motion", "default_later_strategy", "finish_map",
     "grid_axis", "measure_map", "predict", "serpentine",
 ]
 
+MAX_POINTS = 10_000
+"""A 100 x 100 map, each point a search of seconds: more is a typing error (and a list that can
+fill memory before anything moves)."""
 DEFAULT_WINDOW_UM = 50.0
 """Half-range of the later points' searches: a warp of tens of um over a slide changes focus by
 a few um between neighbouring points, so this leaves room for a poor early prediction."""
@@ -80,8 +84,14 @@ class MapSettings:
         if self.points is None:
             if self.grid is None or len(self.grid) != 2 or min(self.grid) < 1:
                 raise InputError("the grid needs at least 1 row and 1 column")
+            count = self.grid[0] * self.grid[1]
         elif not self.points:
             raise InputError("the point list is empty")
+        else:
+            count = len(self.points)
+        if count > MAX_POINTS:
+            raise InputError(f"{count:,} points is more than {MAX_POINTS:,} (each is a focus search); "
+                             "map a coarser grid")
         if not self.window_um > 0:
             raise InputError("the search window must be positive")
         if self.z_clearance_um is not None and not math.isfinite(self.z_clearance_um):

@@ -20,9 +20,12 @@ from autofocus.errors import InputError, install_hint
 from autofocus.xy import Region
 
 __all__ = [
-    "Tile", "cell_centres", "serpentine_cells", "tile_centres", "tile_grid", "tiles_with_z",
-    "useq_sequence", "write_csv", "write_json", "write_useq",
+    "MAX_TILES", "Tile", "cell_centres", "check_tiling", "serpentine_cells", "tile_centres", "tile_grid",
+    "tiles_with_z", "useq_sequence", "write_csv", "write_json", "write_useq",
 ]
+
+MAX_TILES = 1_000_000
+"""More tiles than this is a typing error (a tile size in um given as mm): a list that fills memory."""
 
 
 @dataclass(frozen=True)
@@ -37,14 +40,19 @@ class Tile:
         return asdict(self)
 
 
+def tiles_across(span_um: float, tile_um: float, overlap: float) -> int:
+    """How many tiles cover ``span_um`` with the given overlap (pitch at most ``tile * (1 - overlap)``)."""
+    if span_um <= tile_um:
+        return 1
+    return math.ceil((span_um - tile_um) / (tile_um * (1 - overlap)) - 1e-9) + 1
+
+
 def tile_centres(lo: float, hi: float, tile_um: float, overlap: float) -> list[float]:
     """Centres of tiles covering ``lo..hi`` with the given overlap; the first and last tile
     touch the edges, the pitch is at most ``tile * (1 - overlap)``."""
-    span = hi - lo
-    if span <= tile_um:
+    n = tiles_across(hi - lo, tile_um, overlap)
+    if n == 1:
         return [(lo + hi) / 2]
-    pitch = tile_um * (1 - overlap)
-    n = math.ceil((span - tile_um) / pitch - 1e-9) + 1
     first, last = lo + tile_um / 2, hi - tile_um / 2
     return [first + (last - first) * i / (n - 1) for i in range(n)]
 
@@ -52,13 +60,24 @@ def tile_centres(lo: float, hi: float, tile_um: float, overlap: float) -> list[f
 def tile_grid(region: Region, tile_w_um: float, tile_h_um: float,
               overlap: float = 0.1) -> list[tuple[int, int, float, float]]:
     """(row, col, x, y) of every tile, serpentine."""
-    if not (tile_w_um > 0 and tile_h_um > 0):
-        raise InputError("the tile size must be positive")
-    if not 0 <= overlap < 1:
-        raise InputError("the overlap must be a fraction in [0, 1)")
+    check_tiling(region, tile_w_um, tile_h_um, overlap)
     xs = tile_centres(region.x_min_um, region.x_max_um, tile_w_um, overlap)
     ys = tile_centres(region.y_min_um, region.y_max_um, tile_h_um, overlap)
     return serpentine_cells(xs, ys)
+
+
+def check_tiling(region: Region, tile_w_um: float, tile_h_um: float, overlap: float) -> None:
+    """A tiling that can be listed: a positive tile size, an overlap in [0, 1), at most
+    ``MAX_TILES`` tiles (checked before anything moves, as well as when the tiles are listed)."""
+    if not (math.isfinite(tile_w_um) and math.isfinite(tile_h_um) and tile_w_um > 0 and tile_h_um > 0):
+        raise InputError("the tile size must be positive")
+    if not 0 <= overlap < 1:
+        raise InputError("the overlap must be a fraction in [0, 1)")
+    count = (tiles_across(region.width_um, tile_w_um, overlap)
+             * tiles_across(region.height_um, tile_h_um, overlap))
+    if count > MAX_TILES:
+        raise InputError(f"{count:,} tiles of {tile_w_um:g} x {tile_h_um:g} um cover the region: more "
+                         f"than {MAX_TILES:,} (a tile size in um given as mm?)")
 
 
 def cell_centres(region: Region, rows: int, cols: int) -> list[tuple[int, int, float, float]]:
