@@ -288,8 +288,9 @@ def open_stack(path: str | Path, z_step_um: float | None = None) -> ZStack:
     declared: float | None = None
     if Path(text).is_file():
         if Path(text).suffix.lower() not in TIFF_SUFFIXES:
-            raise InputError(f"{text}: a single {Path(text).suffix} image is not a stack; "
-                             "give a multi-page TIFF, a folder or a glob of images")
+            kind = f"a single {Path(text).suffix} image" if Path(text).suffix else "a file that is not a TIFF"
+            raise InputError(f"{text}: {kind} is not a stack; give a multi-page TIFF, a folder or a "
+                             "glob of images")
         tiff = TiffPlanes(Path(text))
         reader, declared = tiff, tiff.z_step_um
     else:
