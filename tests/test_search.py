@@ -120,6 +120,15 @@ def test_unknown_strategy_is_rejected_before_scoring() -> None:
     assert calls == []
 
 
+@pytest.mark.parametrize("step_um", [1e-4, 1e-12, 1e-300])
+def test_a_step_grid_too_fine_to_hold_is_refused_before_scoring(step_um: float) -> None:
+    # A 1 mm range in steps of 1e-12 um filled 24 GB and was killed; the grid is refused instead.
+    calls: list[float] = []
+    with pytest.raises(InputError, match="more than 1,000,000 positions"):
+        find_focus(lambda z: calls.append(z) or 0.0, 0, 1000, step_um)
+    assert calls == []
+
+
 def test_even_positions_cover_both_ends() -> None:
     positions = even_positions(0.0, 100.0, 30.0)
     assert positions[0] == 0.0 and positions[-1] == 100.0

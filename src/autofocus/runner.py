@@ -98,6 +98,7 @@ class AutofocusSettings:
             raise InputError(
                 f"start ({self.start_um / 1000:g} mm) must be below end ({self.end_um / 1000:g} mm)"
             )
+        self.check_plan_fits()  # first: its refusal of a tiny step suggests one within the budget
         # step, layer, depth of field, on_miss and the expected score: their owner is the search
         # space (its checks raise here, before anything opens, as well as on the library's path)
         SearchSpace(self.start_um, self.end_um, self.step_um, self.start_um, layer=check_layer(self.layer),
@@ -106,7 +107,6 @@ class AutofocusSettings:
             raise InputError("step is larger than the range: there would be nothing to compare")
         if self.settle_s < 0 or self.backlash_um < 0:
             raise InputError("settle time and backlash must not be negative")
-        self.check_plan_fits()
         if self.near_um is not None and not math.isfinite(self.near_um):
             raise InputError("the expected focus position must be a finite number")
         if self.near_um is not None and not self.start_um <= self.near_um <= self.end_um:
@@ -124,8 +124,10 @@ class AutofocusSettings:
                 or self.max_frames < 2:
             raise InputError("the frame budget (--max-frames) must be a whole number of 2 or more")
         span = self.end_um - self.start_um
-        positions = span / self.step_um + 1  # inf when the step underflows against the span
-        if not positions <= self.max_frames or self.start_um + self.step_um == self.start_um:
+        # inf when the step underflows against the span; a step of 0 or less: the space says so
+        positions = span / self.step_um + 1 if self.step_um > 0 else 0.0
+        if self.step_um > 0 and (not positions <= self.max_frames
+                                 or self.start_um + self.step_um == self.start_um):
             count = (f"{math.floor(positions + 1e-9):,}" if positions < 1e9
                      else f"{positions:.3g}" if math.isfinite(positions) else "too many")
             raise InputError(

@@ -19,6 +19,7 @@ from autofocus.layers import Layer, check_layer
 from autofocus.numerics import POSITION_TOLERANCE_UM
 
 __all__ = [
+    "MAX_POSITIONS",
     "ON_MISS",
     "STREAM_LAG",
     "FrameBudget",
@@ -32,6 +33,11 @@ __all__ = [
     "stepped_sweep",
     "sweep_positions",
 ]
+
+MAX_POSITIONS = 1_000_000
+"""The most positions a step grid may have: every strategy works on it, and more is a typing
+error (a step in mm given as um) whose grid would fill memory (the runner's frame budget,
+10,000 by default, refuses far fewer first; this guards every caller, ``find_focus`` too)."""
 
 OnMiss = Literal["widen", "search", "fail"]
 ON_MISS: tuple[OnMiss, ...] = ("widen", "search", "fail")
@@ -73,6 +79,10 @@ class SearchSpace:
             raise InputError(f"empty search range: {self.lo_um} um .. {self.hi_um} um")
         if self.step_um <= 0:
             raise InputError("step must be positive")
+        positions = self.width_um / self.step_um + 1  # inf when the step underflows
+        if not positions <= MAX_POSITIONS or self.lo_um + self.step_um == self.lo_um:
+            raise InputError(f"a {self.width_um:g} um range in steps of {self.step_um:g} um is more than "
+                             f"{MAX_POSITIONS:,} positions; use a larger step")
         if self.expect not in ("peak", "dip", "auto"):
             raise InputError(f"expect must be peak, dip or auto, got {self.expect!r}")
         check_layer(self.layer)
