@@ -118,6 +118,21 @@ def test_unreadable_file_is_reported_not_fatal(tmp_path: Path) -> None:
     assert broken.flagged and math.isnan(broken.score) and "cannot read" in broken.error
 
 
+def test_cli_counts_unreadable_files_apart_and_refuses_a_batch_with_nothing_readable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png")
+    code = cli.run_cli(["score", str(bad), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "none of the 1 file(s) could be read" in err
+    cv2.imwrite(str(tmp_path / "good.png"), next(small_frames()[0].frames()))
+    code = cli.run_cli(["score", str(tmp_path), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "1 frames scored" in err and "0 out of focus" in err and "1 unreadable" in err
+
+
 def test_absolute_threshold_and_relative_rule() -> None:
     scored = [ScoredFrame(f"f{i}", 0, 1, s) for i, s in enumerate([10.0, 8.0, 3.0, 9.0])]
     relative = rank_scores(scored, FlagRule(relative=0.5), "m")

@@ -355,9 +355,12 @@ class BatchReport:
 
     def summary(self) -> str:
         rate = len(self.rows) / self.elapsed_s if self.elapsed_s > 0 else math.inf
-        return (f"{len(self.rows)} frames scored with {self.metric} on {self.scheduler} in "
-                f"{self.elapsed_s:.2f} s ({rate:.1f}/s); {len(self.flagged)} out of focus "
-                f"({self.rule}, threshold {self.threshold:.6g}); {len(self.errors)} unreadable")
+        scored = len(self.rows) - len(self.errors)
+        blurred = len(self.flagged) - len(self.errors)  # unreadable rows are flagged too
+        threshold = f"threshold {self.threshold:.6g}" if math.isfinite(self.threshold) else "no threshold"
+        return (f"{scored} frames scored with {self.metric} on {self.scheduler} in "
+                f"{self.elapsed_s:.2f} s ({rate:.1f}/s); {blurred} out of focus "
+                f"({self.rule}, {threshold}); {len(self.errors)} unreadable (flagged too)")
 
     def write_csv(self, handle: TextIO) -> None:
         writer = csv.writer(handle)

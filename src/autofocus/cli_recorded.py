@@ -150,6 +150,10 @@ def score(
     with progress_view("scoring", show_bar=sys.stderr.isatty()) as on_event:
         report = run_batch(sources, spec, rule, scheduler=scheduler, workers=workers,
                            chunk_size=chunk_size, per_plane=per_plane, on_event=on_event)
+    if len(report.errors) == len(report.rows):  # nothing to rank: not a result, a wrong input
+        first = report.errors[0]
+        raise InputError(f"none of the {len(report.rows)} file(s) could be read as images; "
+                         f"the first: {first.error}")
     write = report.write_json if (out is not None and out.suffix.lower() == ".json") or (
         out is None and as_json) else report.write_csv
     if out is not None:
