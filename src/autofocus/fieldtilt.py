@@ -145,9 +145,9 @@ def field_tilt(grid: tuple[int, int], centres: Sequence[tuple[int, int, float, f
     # tilt there is zero, and the fit has one unknown fewer (a 2x1 grid gives a line).
     across = len({r.u for r in found}) > 1
     down = len({r.v for r in found}) > 1
-    columns = [np.ones(len(found))]
-    columns += [np.array([r.u for r in found])] if across else []
-    columns += [np.array([r.v for r in found])] if down else []
+    columns = [[1.0] * len(found)]
+    columns += [[r.u for r in found]] if across else []
+    columns += [[r.v for r in found]] if down else []
     if len(columns) == 1 or len(found) < len(columns):
         return FieldTilt(grid, tuple(regions), None, None, None, None, dof_um, "",
                          f"only {len(found)} region(s) have a focus: too few for a tilt")
