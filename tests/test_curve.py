@@ -120,3 +120,18 @@ def test_a_few_recorded_planes_with_a_clear_peak_are_focused_with_some_confidenc
     peak = curve.locate_peak(min_points=2)
     assert 2.0 < peak.z_um < 3.5
     assert peak.confidence > 0.2
+
+
+@pytest.mark.parametrize("scores", [
+    [-1e308, 1e308, 1e308, -1e308],          # finite, but their differences overflow
+    [1.7e308, 1.7e308, 1.0, 2.0],            # the mean of a repeated position overflows
+])
+def test_scores_too_large_to_compare_are_no_data_not_a_crash(scores: list[float]) -> None:
+    # Found by the property test on Python 3.10: the baseline's interpolation overflowed to NaN,
+    # the noise floor with it, and the flatness check divided by a zero noise.
+    curve = FocusCurve()
+    for z, score in zip([0.0, 0.0 if scores[0] == scores[1] else 1.0, 2.0, 3.0], scores, strict=True):
+        curve.add(z, score)
+    with pytest.raises(FocusNotFound) as caught:
+        curve.locate_peak()
+    assert caught.value.kind == "no_data"

@@ -250,9 +250,14 @@ def profile(curve: FocusCurve) -> tuple[FloatArray, FloatArray]:
     if not np.all(np.isfinite(scores)):
         raise FocusNotFound("some focus scores are not finite numbers", "no_data")
     unique, inverse = np.unique(np.round(z, 6), return_inverse=True)
-    sums = np.bincount(inverse, weights=scores)
-    counts = np.bincount(inverse)
-    return unique.astype(float), (sums / counts).astype(float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        means = (np.bincount(inverse, weights=scores) / np.bincount(inverse)).astype(float)
+        span = np.ptp(means)
+    if not (np.all(np.isfinite(means)) and np.isfinite(span)):
+        # Scores near the largest float (a broken measure): their sums or differences overflow,
+        # so nothing about them (baseline, noise, peak) can be computed.
+        raise FocusNotFound("the focus scores are too large to compare (a broken measure?)", "no_data")
+    return unique.astype(float), means
 
 
 def curve_stats(z: FloatArray, scores: FloatArray) -> CurveStats:
