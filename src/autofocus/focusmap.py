@@ -36,8 +36,7 @@ from autofocus.xy import Region, SafeXY
 
 __all__ = [
     "DEFAULT_OUTLIER_FLOOR_UM", "DEFAULT_WINDOW_UM", "LATER_STEPS_PER_WINDOW", "MAX_POINTS", "FocusMap",
-    "MapPoint",
-    "MapSettings", "Searcher", "check_map_before_motion", "default_later_strategy", "finish_map",
+    "MapPoint", "MapSettings", "Searcher", "check_map_before_motion", "default_later_strategy", "finish_map",
     "grid_axis", "measure_map", "predict", "serpentine",
 ]
 

@@ -124,17 +124,16 @@ class AutofocusSettings:
                 or self.max_frames < 2:
             raise InputError("the frame budget (--max-frames) must be a whole number of 2 or more")
         span = self.end_um - self.start_um
-        # inf when the step underflows against the span; a step of 0 or less: the space says so
-        positions = span / self.step_um + 1 if self.step_um > 0 else 0.0
-        if self.step_um > 0 and (not positions <= self.max_frames
-                                 or self.start_um + self.step_um == self.start_um):
-            count = (f"{math.floor(positions + 1e-9):,}" if positions < 1e9
-                     else f"{positions:.3g}" if math.isfinite(positions) else "too many")
-            raise InputError(
-                f"a {span / 1000:g} mm range in steps of {self.step_um / 1000:g} mm is {count} "
-                f"positions, more than the budget of {self.max_frames} frames; use a step of at "
-                f"least {suggest_step_mm(span, self.max_frames):g} mm (or raise --max-frames)"
-            )
+        if self.step_um > 0:  # a step of 0 or less: the search space says so
+            positions = span / self.step_um + 1  # inf when the step underflows against the span
+            if not positions <= self.max_frames or self.start_um + self.step_um == self.start_um:
+                count = (f"{math.floor(positions + 1e-9):,}" if positions < 1e9
+                         else f"{positions:.3g}" if math.isfinite(positions) else "too many")
+                raise InputError(
+                    f"a {span / 1000:g} mm range in steps of {self.step_um / 1000:g} mm is {count} "
+                    f"positions, more than the budget of {self.max_frames} frames; use a step of "
+                    f"at least {suggest_step_mm(span, self.max_frames):g} mm (or raise --max-frames)"
+                )
         budget = self.budget.timeout_s
         if self.settle_s > budget:
             raise InputError(
