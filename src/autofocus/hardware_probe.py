@@ -37,10 +37,10 @@ POSITION_TOLERANCE_UM = 1.0
 """How far from the last commanded position the stage may read (native-unit rounding) before
 this run concludes that someone else moved it."""
 REGRABS = 2
+"""How many more frames are asked for at one position after an unusable one."""
 RUN_UP_WAITS = 4
 """Waits at most while a pass's run-up carries the stage to its start (one at full speed; the
 others cover the command latency and the acceleration ramp)."""
-"""How many more frames are asked for at one position after an unusable one."""
 
 FrameHandler = Callable[[int, float, Frame, float], None]
 """Called with (index, z_um, frame, score) for each scored frame, e.g. to save images."""
@@ -184,8 +184,9 @@ class HardwareProbe:
             self.move(start_um)
             self._at_rest(self._space.clamp(start_um))
             self._frame_period_s = max(self._grab_s, 1e-3)  # the grab alone, not its scoring
+            speed = spacing_um / self._frame_period_s
             self.timer.resume()
-            stage.start_move_to_um(self._space.clamp(end_um), spacing_um / self._frame_period_s)
+            stage.start_move_to_um(self._space.clamp(end_um), speed)
             # The next frame would show the start again (the stage is only accelerating):
             # wait until it is about one spacing along instead.
             self._wait(self._frame_period_s)
@@ -209,7 +210,6 @@ class HardwareProbe:
                 self._wait(max(short / speed, self._frame_period_s / 50))
         self.timer.pause()
         self.timer.streaming = True
-        speed = spacing_um / self._frame_period_s
         pipeline: ScoringPipeline[tuple[float, float]] | None = (
             ScoringPipeline(self._scores, self.timer) if self._pipeline else None)
         try:
