@@ -47,6 +47,7 @@ __all__ = [
     "FocusCurve",
     "Peak",
     "Sample",
+    "baseline_of",
     "check_not_flat",
     "check_one_peak",
     "curve_stats",
@@ -260,6 +261,11 @@ def profile(curve: FocusCurve) -> tuple[FloatArray, FloatArray]:
     return unique.astype(float), means
 
 
+def baseline_of(scores: FloatArray) -> float:
+    """A curve's baseline: a low percentile of its scores (see :func:`curve_stats`)."""
+    return float(np.percentile(scores, BASELINE_PERCENTILE))
+
+
 def curve_stats(z: FloatArray, scores: FloatArray) -> CurveStats:
     """Baseline, noise and top of a curve.
 
@@ -274,7 +280,7 @@ def curve_stats(z: FloatArray, scores: FloatArray) -> CurveStats:
     a coarse grid). Plain second differences would count a densely sampled peak's curvature as
     noise. Too few points to tell noise from shape give a floor of 0.1 % of the baseline, so
     even a short curve has a scale to be compared against."""
-    baseline = float(np.percentile(scores, BASELINE_PERCENTILE))
+    baseline = baseline_of(scores)
     floor = 1e-3 * abs(baseline) + 1e-12
     residuals = [quadratic_residual(z[i - 2 : i + 3], scores[i - 2 : i + 3]) for i in range(2, len(z) - 2)]
     # The centre point of a five-point quadratic carries about half the fit (leverage 17/35),

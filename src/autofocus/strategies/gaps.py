@@ -18,7 +18,7 @@ from itertools import pairwise
 import numpy as np
 
 from autofocus.confidence import FLAT_SNR
-from autofocus.curve import curve_stats, profile
+from autofocus.curve import baseline_of, curve_stats, profile
 from autofocus.layers import LAYER_FRACTION
 from autofocus.numerics import difference_noise
 from autofocus.space import Probe
@@ -50,7 +50,7 @@ def hiding_spacing(probe: Probe, peak_um: float) -> float:
     z, coarse = profile(probe.curve.coarse_curve())
     best = int(np.argmin(np.abs(z - peak_um)))
     best = max(range(max(best - 2, 0), min(best + 3, len(z))), key=lambda i: coarse[i])
-    baseline = float(np.percentile(coarse, 10))
+    baseline = baseline_of(coarse)
     threshold = FLAT_SNR * coarse_noise(probe)
     if LAYER_FRACTION * (float(coarse[best]) - baseline) <= threshold:
         return math.inf

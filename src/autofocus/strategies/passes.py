@@ -28,6 +28,7 @@ from autofocus.curve import (
     FocusCurve,
     Peak,
     Sample,
+    baseline_of,
     check_not_flat,
     check_one_peak,
     curve_stats,
@@ -328,7 +329,7 @@ def narrower_than_coarse(z: npt.NDArray[np.float64], scores: npt.NDArray[np.floa
         return True
     cz, cs = profile(coarse)
     top = int(np.argmax(cs))
-    floor = float(np.percentile(cs, 10))
+    floor = baseline_of(cs)
     coarse_width = sum(half_widths(cz, cs, top, floor + 0.5 * (float(cs[top]) - floor)))
     fine_width = sum(half_widths(z, scores, best, base + 0.5 * (float(scores[best]) - base)))
     return fine_width < coarse_width
