@@ -32,6 +32,7 @@ from autofocus.metrics import Roi, make_metric
 from autofocus.modes import COARSE_DOWNSAMPLE, coarse_metric_for_mode, expect_for_mode, metric_for_mode
 from autofocus.result import FocusResult
 from autofocus.search import DEFAULT_STRATEGY, OnMiss, SearchSpace, get_strategy, run_strategy
+from autofocus.space import grid_positions
 
 __all__ = ["AutofocusSettings", "FrameHandler", "HardwareProbe", "ReturnOutcome", "allowed_interval",
            "return_to", "run_autofocus"]
@@ -125,8 +126,8 @@ class AutofocusSettings:
             raise InputError("the frame budget (--max-frames) must be a whole number of 2 or more")
         span = self.end_um - self.start_um
         if self.step_um > 0:  # a step of 0 or less: the search space says so
-            positions = span / self.step_um + 1  # inf when the step underflows against the span
-            if not positions <= self.max_frames or self.start_um + self.step_um == self.start_um:
+            positions = grid_positions(self.start_um, self.end_um, self.step_um)
+            if not positions <= self.max_frames:
                 count = (f"{math.floor(positions + 1e-9):,}" if positions < 1e9
                          else f"{positions:.3g}" if math.isfinite(positions) else "too many")
                 raise InputError(

@@ -30,6 +30,7 @@ __all__ = [
     "StopWhen",
     "Strategy",
     "even_positions",
+    "grid_positions",
     "stepped_sweep",
     "sweep_positions",
 ]
@@ -38,6 +39,14 @@ MAX_POSITIONS = 1_000_000
 """The most positions a step grid may have: every strategy works on it, and more is a typing
 error (a step in mm given as um) whose grid would fill memory (the runner's frame budget,
 10,000 by default, refuses far fewer first; this guards every caller, ``find_focus`` too)."""
+
+def grid_positions(lo_um: float, hi_um: float, step_um: float) -> float:
+    """How many positions the step grid over ``lo_um``..``hi_um`` has (``step_um`` > 0); inf when
+    the step underflows against the span, or is too small to move from ``lo_um`` at all."""
+    if lo_um + step_um == lo_um:
+        return math.inf
+    return (hi_um - lo_um) / step_um + 1
+
 
 OnMiss = Literal["widen", "search", "fail"]
 ON_MISS: tuple[OnMiss, ...] = ("widen", "search", "fail")
@@ -79,8 +88,7 @@ class SearchSpace:
             raise InputError(f"empty search range: {self.lo_um} um .. {self.hi_um} um")
         if self.step_um <= 0:
             raise InputError("step must be positive")
-        positions = self.width_um / self.step_um + 1  # inf when the step underflows
-        if not positions <= MAX_POSITIONS or self.lo_um + self.step_um == self.lo_um:
+        if not grid_positions(self.lo_um, self.hi_um, self.step_um) <= MAX_POSITIONS:
             raise InputError(f"a {self.width_um:g} um range in steps of {self.step_um:g} um is more than "
                              f"{MAX_POSITIONS:,} positions; use a larger step")
         if self.expect not in ("peak", "dip", "auto"):
